@@ -1,0 +1,1 @@
+"""oceanclosure: closure-augmented finite-volume simulation in JAX."""

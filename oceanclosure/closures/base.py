@@ -1,0 +1,102 @@
+"""The closure contract.
+
+A closure adds a tendency to a model's right-hand side:
+
+    state = closure.init(grid, u0)
+    tendency, state = closure(u, state, grid, t, physics)
+
+* ``physics`` is the model's parameter pytree (ν, …), passed at call time.
+* Trainable weights belong to the closure object. Closures are `flax.nnx`
+  modules, hence pytrees: a rollout takes the closure as an argument and
+  ``jax.grad`` differentiates through it.
+* The result is always a tendency, in the units of du/dt. A flux-form closure
+  computes it as the divergence of its own face fluxes.
+* ``state`` is a pytree threaded through the `lax.scan` carry (delay buffers live
+  there, never on the module). In a Runge-Kutta step the state returned by the
+  *first* stage (at the accepted u_n, t_n) is carried; later stages read it and
+  their returned states are discarded.
+* ``stencil_width`` declares how many neighbouring cells a tendency reads.
+* A sequence of closures sums (`ClosureSum`); `NoClosure` is the identity, and a
+  model run with it is bit-identical to the bare model because the simulation
+  skips it entirely.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import jax.numpy as jnp
+from flax import nnx
+
+
+class Closure(nnx.Module):
+    """Base class: subclasses implement `__call__` and, if stateful, `init`."""
+
+    #: Cells read on each side of the cell whose tendency is computed.
+    stencil_width: int = 0
+
+    def init(self, grid, u0):
+        """Initial closure state (an empty tuple for Markovian closures)."""
+        return ()
+
+    def __call__(self, u, state, grid, t, physics):
+        raise NotImplementedError
+
+    def max_dt(self, grid, physics) -> float:
+        """The time-step limit this closure imposes (``inf`` if none)."""
+        return math.inf
+
+    @property
+    def is_null(self) -> bool:
+        return False
+
+
+class NoClosure(Closure):
+    """The null closure: zero tendency, no state."""
+
+    def __call__(self, u, state, grid, t, physics):
+        return jnp.zeros_like(u), state
+
+    @property
+    def is_null(self) -> bool:
+        return True
+
+
+class ClosureSum(Closure):
+    """The sum of several closures; its state is the tuple of their states."""
+
+    def __init__(self, closures: Sequence[Closure]):
+        self.closures = nnx.List(list(closures))
+        self.stencil_width = max((c.stencil_width for c in self.closures), default=0)
+
+    def init(self, grid, u0):
+        return tuple(c.init(grid, u0) for c in self.closures)
+
+    def __call__(self, u, state, grid, t, physics):
+        total = jnp.zeros_like(u)
+        new_states = []
+        for closure, sub_state in zip(self.closures, state):
+            tendency, sub_state = closure(u, sub_state, grid, t, physics)
+            total = total + tendency
+            new_states.append(sub_state)
+        return total, tuple(new_states)
+
+    def max_dt(self, grid, physics) -> float:
+        return min((c.max_dt(grid, physics) for c in self.closures), default=math.inf)
+
+    @property
+    def is_null(self) -> bool:
+        return all(c.is_null for c in self.closures)
+
+
+def as_closure(closure: Closure | Iterable[Closure] | None) -> Closure:
+    """``None`` → `NoClosure`, a sequence → `ClosureSum` (a single one unwrapped)."""
+    if closure is None:
+        return NoClosure()
+    if isinstance(closure, Closure):
+        return closure
+    closures = [c for c in closure if not c.is_null]
+    if not closures:
+        return NoClosure()
+    return closures[0] if len(closures) == 1 else ClosureSum(closures)

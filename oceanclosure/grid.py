@@ -1,0 +1,142 @@
+"""Uniform, cell-centred finite-volume grids in 1D and 2D.
+
+A `Grid` describes cells, not data. Arrays that live on it are plain JAX arrays
+whose axes follow the output convention: ``(x,)`` in 1D and ``(y, x)`` in 2D, so
+the x direction is always the last array axis. Cell ``i`` along a dimension has
+centre ``x0 + (i + 1/2) dx`` and faces at ``x0 + i dx`` and ``x0 + (i + 1) dx``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+DIMENSION_NAMES = ("x", "y")
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """A uniform cell-centred grid.
+
+    Args:
+      shape: number of cells per dimension in dimension order, ``(nx,)`` or
+        ``(nx, ny)``.
+      domain: ``((x0, x1),)`` or ``((x0, x1), (y0, y1))``, in model length units.
+    """
+
+    shape: tuple[int, ...]
+    domain: tuple[tuple[float, float], ...]
+
+    def __post_init__(self):
+        shape = tuple(int(n) for n in self.shape)
+        domain = tuple((float(lo), float(hi)) for lo, hi in self.domain)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "domain", domain)
+        if len(shape) not in (1, 2):
+            raise ValueError(f"Grid: expected 1 or 2 dimensions, got shape {shape}")
+        if len(domain) != len(shape):
+            raise ValueError(
+                f"Grid: domain has {len(domain)} dimension(s) but shape {shape} has {len(shape)}"
+            )
+        for name, n, (lo, hi) in zip(DIMENSION_NAMES, shape, domain):
+            if n < 1:
+                raise ValueError(f"Grid: n{name} must be >= 1, got {n}")
+            if not hi > lo:
+                raise ValueError(f"Grid: domain along {name} must have x1 > x0, got [{lo}, {hi}]")
+
+    @classmethod
+    def uniform(cls, n: int | Sequence[int], domain) -> "Grid":
+        """Build from ``nx`` (or ``(nx, ny)``) and ``[x0, x1]`` (or ``[[x0, x1], [y0, y1]]``)."""
+        shape = (n,) if np.ndim(n) == 0 else tuple(n)
+        domain = np.asarray(domain, dtype=float)
+        domain = (tuple(domain),) if domain.ndim == 1 else tuple(map(tuple, domain))
+        return cls(shape=shape, domain=domain)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def nx(self) -> int:
+        return self.shape[0]
+
+    @property
+    def ny(self) -> int:
+        if self.ndim < 2:
+            raise AttributeError("a 1D grid has no ny")
+        return self.shape[1]
+
+    @property
+    def step(self) -> tuple[float, ...]:
+        """Cell widths per dimension in dimension order, ``(dx,)`` or ``(dx, dy)``."""
+        return tuple((hi - lo) / n for n, (lo, hi) in zip(self.shape, self.domain))
+
+    @property
+    def dx(self) -> float:
+        return self.step[0]
+
+    @property
+    def dy(self) -> float:
+        return self.step[1]
+
+    @property
+    def length(self) -> tuple[float, ...]:
+        return tuple(hi - lo for lo, hi in self.domain)
+
+    @property
+    def array_shape(self) -> tuple[int, ...]:
+        """Shape of a cell-centred array: ``(nx,)`` or ``(ny, nx)``."""
+        return tuple(reversed(self.shape))
+
+    @property
+    def cell_volume(self) -> float:
+        return float(np.prod(self.step))
+
+    def array_axis(self, dim: int) -> int:
+        """Array axis holding dimension ``dim`` (0 = x, 1 = y): x is always the last axis."""
+        return -1 - dim
+
+    def centers(self, dim: int = 0) -> np.ndarray:
+        """Cell-centre coordinates along ``dim`` (float64, 1D)."""
+        (lo, _), n, h = self.domain[dim], self.shape[dim], self.step[dim]
+        return lo + (np.arange(n) + 0.5) * h
+
+    def faces(self, dim: int = 0) -> np.ndarray:
+        """Face coordinates along ``dim`` (float64, length n + 1)."""
+        (lo, _), n, h = self.domain[dim], self.shape[dim], self.step[dim]
+        return lo + np.arange(n + 1) * h
+
+    def mesh(self) -> tuple[np.ndarray, ...]:
+        """Cell-centre coordinates broadcast to the array shape, in dimension order (x, y)."""
+        return self._broadcast([self.centers(d) for d in range(self.ndim)])
+
+    def face_mesh(self, dim: int) -> tuple[np.ndarray, ...]:
+        """Coordinates of the faces normal to ``dim``, broadcast to that face array's shape."""
+        axes = [self.faces(d) if d == dim else self.centers(d) for d in range(self.ndim)]
+        return self._broadcast(axes)
+
+    def _broadcast(self, axes_in_dim_order):
+        grids = np.meshgrid(*reversed(axes_in_dim_order), indexing="ij")
+        return tuple(reversed(grids))
+
+    def with_shape(self, shape: int | Sequence[int]) -> "Grid":
+        """The same domain at another resolution."""
+        shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+        return Grid(shape=shape, domain=self.domain)
+
+    def attrs(self) -> dict[str, float | int]:
+        """Attributes from which `Grid.from_attrs` rebuilds this grid (for netCDF output)."""
+        out: dict[str, float | int] = {"grid_ndim": self.ndim}
+        for name, n, (lo, hi) in zip(DIMENSION_NAMES, self.shape, self.domain):
+            out.update({f"grid_n{name}": n, f"grid_{name}0": lo, f"grid_{name}1": hi})
+        return out
+
+    @classmethod
+    def from_attrs(cls, attrs) -> "Grid":
+        ndim = int(attrs["grid_ndim"])
+        names = DIMENSION_NAMES[:ndim]
+        shape = tuple(int(attrs[f"grid_n{n}"]) for n in names)
+        domain = tuple((float(attrs[f"grid_{n}0"]), float(attrs[f"grid_{n}1"])) for n in names)
+        return cls(shape=shape, domain=domain)

@@ -1,0 +1,210 @@
+"""Time integration: a pure Runge-Kutta step, `lax.scan` chunks, and a host loop.
+
+The state of a run is a `SimState` pytree ``(u, t, closure_state)``. `make_step`
+builds one pure step ``state -> state`` for a model, closure and Butcher tableau;
+`advance` scans it ``n_steps`` times from ``state.t`` to ``t_end`` with
+dt = (t_end - t) / n_steps, so every chunk lands exactly on its end time. Both
+are traceable (jit, grad, vmap) and never leave the device.
+
+`Simulation.run` is the host loop: one jitted chunk per output interval, a
+finiteness check between chunks (never inside them), progress callbacks, and the
+snapshots. A non-finite state stops the run with `BlowUpError`, which carries
+the snapshots up to the last finite one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .closures.base import Closure, as_closure
+from .models.base import FluxModel
+from .timestepping import ButcherTableau, StabilityError, get_stepper, max_stable_dt, output_times, steps_between_outputs
+
+
+class SimState(NamedTuple):
+    """Everything needed to continue a run: the field, the time, the closure memory."""
+
+    u: Any
+    t: Any
+    closure_state: Any = ()
+
+
+class BlowUpError(RuntimeError):
+    """The state stopped being finite; ``trajectory`` holds the finite snapshots."""
+
+    def __init__(self, message: str, trajectory: "Trajectory"):
+        super().__init__(message)
+        self.trajectory = trajectory
+
+
+def make_rhs(model: FluxModel, closure: Closure) -> Callable:
+    """``rhs(u, closure_state, t, physics, closure) -> (du/dt, closure_state)``."""
+    grid = model.grid
+
+    def rhs(u, closure_state, t, physics, closure):
+        tendency = model.tendency(u, t, physics)
+        if closure.is_null:
+            return tendency, closure_state
+        extra, closure_state = closure(u, closure_state, grid, t, physics)
+        return tendency + extra, closure_state
+
+    return rhs
+
+
+def make_step(model: FluxModel, closure: Closure, tableau: ButcherTableau) -> Callable:
+    """One explicit RK step ``step(state, dt, physics, closure) -> state``.
+
+    The closure state returned by the first stage is the one carried (see
+    `closures.base`).
+    """
+    rhs = make_rhs(model, closure)
+
+    def step(state: SimState, dt, physics, closure) -> SimState:
+        u, t = state.u, state.t
+        k0, carried = rhs(u, state.closure_state, t, physics, closure)
+        ks = [k0]
+        for a_row, c in zip(tableau.a[1:], tableau.c[1:]):
+            u_stage = u + dt * _weighted_sum(a_row, ks)
+            k, _ = rhs(u_stage.astype(u.dtype), carried, t + c * dt, physics, closure)
+            ks.append(k)
+        u_new = (u + dt * _weighted_sum(tableau.b, ks)).astype(u.dtype)
+        return SimState(u_new, t + dt, carried)
+
+    return step
+
+
+def _weighted_sum(weights, ks):
+    total = None
+    for w, k in zip(weights, ks):
+        if w == 0:
+            continue
+        term = w * k
+        total = term if total is None else total + term
+    return total if total is not None else jnp.zeros_like(ks[0])
+
+
+def advance(step: Callable, state: SimState, t_end, n_steps: int, physics, closure) -> SimState:
+    """Scan ``step`` n_steps times from state.t to exactly t_end."""
+    t0 = state.t
+    dt = (t_end - t0) / n_steps
+
+    def body(carry, i):
+        carry = step(carry, dt, physics, closure)
+        return carry._replace(t=t0 + (i + 1) * dt), None
+
+    final, _ = jax.lax.scan(body, state, jnp.arange(n_steps))
+    return final._replace(t=jnp.asarray(t_end, dtype=jnp.asarray(t0).dtype))
+
+
+@dataclasses.dataclass
+class Trajectory:
+    """Snapshots of a run on the host: ``u[k]`` at ``times[k]``."""
+
+    times: np.ndarray
+    u: np.ndarray
+    final_state: Optional[SimState] = None
+    dt: float = math.nan
+    steps: int = 0
+
+
+class Simulation:
+    """A model plus a closure plus a stepper, advanced in jitted chunks.
+
+    Args:
+      model: a `FluxModel`.
+      closure: a `Closure`, a sequence of them, or ``None``.
+      stepper: ``"euler" | "ssprk3" | "rk4"`` or a `ButcherTableau`.
+      dt: a fixed time step (checked against the stability limit), or
+      cfl: the fraction of the stability limit to use when ``dt`` is None.
+    """
+
+    def __init__(self, model: FluxModel, closure=None, stepper="ssprk3", dt: float | None = None, cfl: float = 0.5):
+        if dt is not None and not dt > 0:
+            raise ValueError(f"Simulation: dt must be > 0, got {dt}")
+        if not 0 < cfl <= 1:
+            raise ValueError(f"Simulation: cfl must be in (0, 1], got {cfl}")
+        self.model = model
+        self.closure = as_closure(closure)
+        self.tableau = get_stepper(stepper)
+        self.dt, self.cfl = dt, cfl
+        self.step = make_step(model, self.closure, self.tableau)
+        self._advance = jax.jit(
+            lambda state, t_end, physics, closure, n_steps: advance(self.step, state, t_end, n_steps, physics, closure),
+            static_argnames="n_steps",
+        )
+
+    @property
+    def grid(self):
+        return self.model.grid
+
+    def initial_state(self, u0, t0: float = 0.0) -> SimState:
+        u0 = jnp.asarray(u0)
+        if u0.shape != self.grid.array_shape:
+            raise ValueError(f"initial state has shape {u0.shape}, the grid needs {self.grid.array_shape}")
+        closure_state = self.closure.init(self.grid, u0)
+        return SimState(u0, jnp.asarray(t0, dtype=u0.dtype), closure_state)
+
+    def stable_dt(self, u0, physics=None, times=(0.0,)) -> float:
+        """The largest stable dt for this model, closure and stepper (cfl = 1)."""
+        physics = self.model.physics if physics is None else physics
+        rates = self.model.stability_rates(u0, physics, times)
+        limit = max_stable_dt(rates, self.tableau, central_advection=self.model.scheme.central)
+        return min(limit, self.closure.max_dt(self.grid, physics))
+
+    def choose_dt(self, u0, physics=None, times=(0.0,)) -> float:
+        """``dt`` if given (and stable), else cfl × the stable limit."""
+        limit = self.stable_dt(u0, physics, times)
+        if self.dt is None:
+            if math.isinf(limit):
+                raise StabilityError("no process limits dt (everything is zero); give dt explicitly")
+            return self.cfl * limit
+        if self.dt > limit * (1 + 1e-12):
+            raise StabilityError(
+                f"dt = {self.dt:g} exceeds the stability limit {limit:g} of stepper "
+                f"'{self.tableau.name}'; use dt <= {limit:g}, or give cfl instead of dt"
+            )
+        return self.dt
+
+    def advance(self, state: SimState, t_end: float, n_steps: int, physics=None) -> SimState:
+        """Jitted: n_steps steps from state.t to exactly t_end."""
+        physics = self.model.physics if physics is None else physics
+        return self._advance(state, t_end, physics, self.closure, n_steps=n_steps)
+
+    def run(self, u0_or_state, stop: float, output_interval: float, physics=None, progress=None) -> Trajectory:
+        """Run to ``stop``, keeping a snapshot every ``output_interval``.
+
+        Args:
+          u0_or_state: the initial field (t = 0) or a `SimState` to continue from.
+          progress: optional callable ``progress(t, stop)`` called between chunks.
+        Raises:
+          BlowUpError: with the snapshots up to the last finite state.
+        """
+        physics = self.model.physics if physics is None else physics
+        state = u0_or_state if isinstance(u0_or_state, SimState) else self.initial_state(u0_or_state)
+        start = float(state.t)
+        times = output_times(start, stop, output_interval)
+        max_dt = self.choose_dt(np.asarray(state.u), physics, np.linspace(start, stop, 9))
+        snapshots, steps, dt_used = [np.asarray(state.u)], 0, math.inf
+        for k, t_end in enumerate(times[1:], start=1):
+            n, dt = steps_between_outputs(t_end - times[k - 1], max_dt)
+            new_state = self.advance(state, float(t_end), n, physics)
+            u_host = np.asarray(new_state.u)
+            if not np.all(np.isfinite(u_host)):
+                partial = Trajectory(times[:k], np.stack(snapshots), state, dt_used, steps)
+                raise BlowUpError(
+                    f"the solution stopped being finite between t = {times[k - 1]:g} and t = {t_end:g} "
+                    f"(dt = {dt:g}); the time step is probably too large for the flow (CFL): "
+                    "lower time.cfl or time.dt",
+                    partial,
+                )
+            state, steps, dt_used = new_state, steps + n, min(dt_used, dt)
+            snapshots.append(u_host)
+            if progress is not None:
+                progress(float(t_end), stop)
+        return Trajectory(times, np.stack(snapshots), state, dt_used, steps)
