@@ -1,0 +1,123 @@
+"""Post-processing with xarray: open runs, coarse-grain, error metrics, Hovmöller plots.
+
+The headline metric is the one of the gnCM papers (SCIENCE.md §3): the time mean
+of the spatial RMS error,
+
+    E = (1/T) Σ_t sqrt( (1/N) Σ_x (u(x, t) − u_ref(x, t))² ).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import xarray as xr
+
+from .grid import DIMENSION_NAMES
+from .io import grid_from_dataset, write_bytes_atomic
+
+
+def open_run(path) -> xr.Dataset:
+    """Load a run written by oceanclosure (time stays plain floats)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no run file at {path}")
+    try:
+        with xr.open_dataset(path, decode_times=False, decode_timedelta=False) as ds:
+            return ds.load()
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path} is not a readable netCDF file ({err})") from None
+
+
+def spatial_dims(da: xr.DataArray) -> list[str]:
+    return [d for d in da.dims if d in DIMENSION_NAMES]
+
+
+def spatial_rms(u: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
+    """sqrt(mean over space of (u − reference)²), one value per time."""
+    diff = u - reference
+    return np.sqrt((diff**2).mean(dim=spatial_dims(diff)))
+
+
+def time_mean_rms(u: xr.DataArray, reference: xr.DataArray) -> float:
+    """Time mean of the spatial RMS error (the gnCM papers' metric)."""
+    return float(spatial_rms(u, reference).mean("time"))
+
+
+def error_summary(u: xr.DataArray, reference: xr.DataArray) -> dict[str, float]:
+    rms = spatial_rms(u, reference)
+    return {
+        "time_mean_rms": float(rms.mean("time")),
+        "max_rms": float(rms.max()),
+        "final_rms": float(rms.isel(time=-1)),
+        "max_abs": float(np.abs(u - reference).max()),
+    }
+
+
+def coarse_grain(ds, factor: int | Sequence[int]):
+    """Cell-average a fine run onto a grid ``factor`` times coarser per dimension.
+
+    Works on a Dataset or DataArray with cell-centre coordinates. Cell averages of
+    a finite-volume field averaged over whole coarse cells are exact coarse cell
+    averages, so mass is preserved. Grid attributes are updated.
+    """
+    dims = spatial_dims(ds if isinstance(ds, xr.DataArray) else next(iter(ds.data_vars.values())))
+    factors = [factor] * len(dims) if np.ndim(factor) == 0 else list(factor)
+    windows = {}
+    for dim, f in zip(dims, factors):
+        n = ds.sizes[dim]
+        if f < 1 or n % f:
+            raise ValueError(f"coarse_grain: {dim} has {n} cells, not divisible by factor {f}")
+        windows[dim] = int(f)
+    out = ds.coarsen(windows).mean()
+    for dim in dims:
+        out = out.assign_coords({dim: ds[dim].coarsen({dim: windows[dim]}).mean()})
+        out[dim].attrs = ds[dim].attrs
+        key = f"grid_n{dim}"
+        if key in out.attrs:
+            out.attrs[key] = int(out.attrs[key]) // windows[dim]
+    return out
+
+
+def evaluate_on_run(ds: xr.Dataset, function, **params) -> xr.DataArray:
+    """Evaluate an analytic ``function(x, t, **params)`` (1D) on a run's centres and times."""
+    grid = grid_from_dataset(ds)
+    if grid.ndim != 1:
+        raise ValueError("evaluate_on_run supports 1D runs")
+    x = ds["x"].values
+    values = np.stack([function(x, float(t), **params) for t in ds["time"].values])
+    return xr.DataArray(values, coords={"time": ds["time"], "x": ds["x"]}, dims=("time", "x"))
+
+
+def hovmoller_png(ds: xr.Dataset, path, variables: Sequence[str] | None = None, overwrite: bool = False,
+                  title: str | None = None) -> Path:
+    """Space-time (x, t) panels of 1D variables, or final-time maps in 2D, to PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variables = [v for v in (variables or ["u", "u_truth", "u_baseline"]) if v in ds]
+    fig, axes = plt.subplots(1, len(variables), figsize=(4.2 * len(variables), 3.6), squeeze=False, sharey=True)
+    vmin = min(float(ds[v].min()) for v in variables)
+    vmax = max(float(ds[v].max()) for v in variables)
+    for ax, name in zip(axes[0], variables):
+        da = ds[name]
+        if "y" in da.dims:
+            image = da.isel(time=-1).plot.pcolormesh(ax=ax, x="x", y="y", vmin=vmin, vmax=vmax, add_colorbar=False)
+            ax.set_title(f"{name} at t = {float(ds.time[-1]):g}")
+        else:
+            image = da.plot.pcolormesh(ax=ax, x="x", y="time", vmin=vmin, vmax=vmax, add_colorbar=False)
+            ax.set_title(name)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.9)
+    if title:
+        fig.suptitle(title)
+
+    def write(tmp: Path):
+        fig.savefig(tmp, dpi=110, format="png")
+
+    try:
+        return write_bytes_atomic(path, write, overwrite)
+    finally:
+        plt.close(fig)

@@ -1,0 +1,139 @@
+"""Command line: ``oceanclosure run CASE_DIR [--out FILE] [--overwrite] [--set key=value ...]``.
+
+Exit codes: 0 success, 1 the run failed (e.g. blew up; the finite part of the
+output is still written), 2 bad input (case, options, files), 3 internal error.
+Errors print one message and no traceback unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oceanclosure", description="Closure-augmented finite-volume simulation.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a case directory and write netCDF (+ PNG)")
+    run.add_argument("case", type=Path, help="case directory (holding case.toml) or a .toml file")
+    run.add_argument("--out", type=Path, help="output netCDF file (default: the case's output.file)")
+    run.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a case key, e.g. --set physics.nu=0.02 (repeatable)")
+    run.add_argument("--no-plot", action="store_true", help="do not write the PNG")
+    run.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except Exception as err:  # the last line of defence: one message, no traceback
+        if args.debug:
+            raise
+        kind, code = _classify(err)
+        print(f"error: {kind}{err}", file=sys.stderr)
+        if code == EXIT_INTERNAL:
+            print("this looks like a bug in oceanclosure; rerun with --debug for the traceback", file=sys.stderr)
+        return code
+
+
+def _classify(err: Exception) -> tuple[str, int]:
+    from .runner import RunBlowUpError
+
+    if isinstance(err, RunBlowUpError):
+        return "", EXIT_RUN_FAILED
+    if isinstance(err, (ValueError, FileNotFoundError, FileExistsError, PermissionError)):
+        return "", EXIT_BAD_INPUT
+    return f"{type(err).__name__}: ", EXIT_INTERNAL
+
+
+def _dispatch(args) -> int:
+    if args.command == "run":
+        return command_run(args)
+    raise ValueError(f"unknown command {args.command}")
+
+
+def command_run(args) -> int:
+    from .analysis import hovmoller_png
+    from .cases import load_case
+    from .io import check_writable, write_netcdf
+    from .runner import RunBlowUpError, run
+
+    case = load_case(args.case, args.overrides)
+    out = args.out if args.out is not None else case.resolve_path(case.output.file)
+    png = out.with_suffix(".png") if case.output.plot and not args.no_plot else None
+    for path in filter(None, (out, png)):
+        check_writable(path, args.overwrite)  # refuse before computing anything
+    started = time.perf_counter()
+    try:
+        with _progress() as progress:
+            ds = run(case, progress=progress)
+    except RunBlowUpError as err:
+        write_netcdf(err.dataset, out, overwrite=args.overwrite)
+        print(f"wrote the output up to the last finite state to {out}", file=sys.stderr)
+        raise
+    write_netcdf(ds, out, overwrite=args.overwrite)
+    if png is not None:
+        hovmoller_png(ds, png, overwrite=args.overwrite, title=f"{case.directory.name}: {ds.attrs['scheme']}")
+    _print_summary(case, ds, out, png, time.perf_counter() - started)
+    return EXIT_OK
+
+
+class _progress:
+    """A rich progress bar on an interactive terminal; silent otherwise."""
+
+    def __enter__(self):
+        self._bar = None
+        if sys.stderr.isatty():
+            from rich.progress import Progress
+
+            self._bar = Progress(transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("integrating", total=1.0)
+        return self
+
+    def __call__(self, t: float, stop: float):
+        if self._bar is not None:
+            self._bar.update(self._task, completed=t / stop, description=f"t = {t:.4g} / {stop:g}")
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.stop()
+        return False
+
+
+def _print_summary(case, ds, out: Path, png: Path | None, seconds: float) -> None:
+    from .analysis import error_summary
+
+    u = ds["u"]
+    mass = u.sum([d for d in u.dims if d != "time"])
+    lines = [
+        f"case        {case.directory.name} ({ds.attrs['model']}, {ds.attrs['scheme']}, {ds.attrs['stepper']})",
+        f"grid        {' x '.join(str(n) for n in reversed(u.shape[1:]))} cells, {ds.attrs['precision']}",
+        f"time        {float(ds.time[0]):g} -> {float(ds.time[-1]):g}, dt = {ds.attrs['dt']:.4g}, "
+        f"{ds.attrs['steps']} steps, {seconds:.2f} s wall",
+        f"u range     [{float(u.min()):.4g}, {float(u.max()):.4g}], mass change {float(mass[-1] - mass[0]):.3g} (cell sums)",
+    ]
+    if "u_truth" in ds:
+        errors = error_summary(u, ds["u_truth"])
+        lines.append(
+            f"vs truth    time-mean RMS error {errors['time_mean_rms']:.4g} "
+            f"(final {errors['final_rms']:.4g}, max |err| {errors['max_abs']:.4g}) "
+            f"against '{case.truth.analytic}'"
+        )
+    lines.append(f"wrote       {out}" + (f" and {png}" if png else ""))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Run a case end to end: build, integrate, and assemble the output dataset."""
+
+from __future__ import annotations
+
+import time as _time
+
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from .build import analytic_truth, build_simulation, dtype_for, initial_condition
+from .io import make_dataset
+from .simulation import BlowUpError, Trajectory
+
+
+class RunBlowUpError(RuntimeError):
+    """A run that stopped being finite; ``dataset`` holds the output up to then."""
+
+    def __init__(self, message: str, dataset: xr.Dataset):
+        super().__init__(message)
+        self.dataset = dataset
+
+
+def run(case, closure=None, progress=None) -> xr.Dataset:
+    """Run ``case`` and return its output as an `xarray.Dataset`.
+
+    The dataset holds ``u`` (this run) and, when the case has an analytic truth,
+    ``u_truth`` at the same times. Raises `RunBlowUpError` (with the finite part
+    of the output attached) if the state stops being finite.
+    """
+    dtype = dtype_for(case.grid.precision)
+    sim = build_simulation(case, closure)
+    u0 = initial_condition(case, sim.grid, dtype)
+    state = sim.initial_state(jnp.asarray(u0), case.time.start)
+    started = _time.perf_counter()
+    try:
+        trajectory = sim.run(state, case.time.stop, case.time.output_interval, progress=progress)
+    except BlowUpError as err:
+        raise RunBlowUpError(str(err), _dataset(case, sim, err.trajectory, _time.perf_counter() - started)) from None
+    return _dataset(case, sim, trajectory, _time.perf_counter() - started)
+
+
+def _dataset(case, sim, trajectory: Trajectory, wall_seconds: float) -> xr.Dataset:
+    fields = {"u": (trajectory.u, "state of this run")}
+    truth = analytic_truth(case)
+    if truth is not None:
+        fields["u_truth"] = (np.stack([truth(t) for t in trajectory.times]), f"analytic solution '{case.truth.analytic}'")
+    attrs = {
+        "title": f"oceanclosure run of case '{case.directory.name}'",
+        "case_toml": case.to_toml(),
+        "model": case.physics.model,
+        "scheme": sim.model.scheme.name,
+        "stepper": sim.tableau.name,
+        "dt": float(trajectory.dt),
+        "steps": int(trajectory.steps),
+        "closure": type(sim.closure).__name__,
+        "precision": case.grid.precision,
+        "wall_seconds": float(wall_seconds),
+        "boundary": ", ".join(f"{k}={v.kind}" for k, v in sim.model.bc.named().items()),
+    }
+    return make_dataset(sim.grid, trajectory.times, fields, attrs)
