@@ -159,4 +159,5 @@ def _ic_from_file(path: Path, variable: str, grid: Grid) -> np.ndarray:
 
 def build_simulation(case, closure=None) -> Simulation:
     model = build_model(case)
-    return Simulation(model, closure=closure, stepper=case.time.stepper, dt=case.time.dt, cfl=case.time.cfl)
+    cfl = case.time.cfl if case.time.cfl is not None else 1.0
+    return Simulation(model, closure=closure, stepper=case.time.stepper, dt=case.time.dt, cfl=cfl)

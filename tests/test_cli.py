@@ -95,3 +95,8 @@ def test_blow_up_keeps_the_finite_output(tmp_path, capsys):
     ds = analysis.open_run(case / "output" / "run.nc")
     assert np.all(np.isfinite(ds["u"].values))
     assert 0 < float(ds.time[-1]) < 5.0
+
+
+def test_debug_flag_shows_the_traceback(tmp_path):
+    with pytest.raises(ValueError, match="stability limit"):
+        cli.main(["--debug", "run", str(SHOCK), "--out", str(tmp_path / "r.nc"), "--set", "time.dt=1.0"])
