@@ -24,16 +24,25 @@ class Grid:
       shape: number of cells per dimension in dimension order, ``(nx,)`` or
         ``(nx, ny)``.
       domain: ``((x0, x1),)`` or ``((x0, x1), (y0, y1))``, in model length units.
+      bounded: per dimension, whether it ends at walls (True) or wraps around
+        periodically (False, the default). A model sets this from its boundary
+        conditions, so that stencil operators (closure features) know where to
+        switch to one-sided stencils. It is topology, as in Oceananigans' grids.
     """
 
     shape: tuple[int, ...]
     domain: tuple[tuple[float, float], ...]
+    bounded: tuple[bool, ...] = ()
 
     def __post_init__(self):
         shape = tuple(int(n) for n in self.shape)
         domain = tuple((float(lo), float(hi)) for lo, hi in self.domain)
+        bounded = tuple(bool(b) for b in self.bounded) or (False,) * len(shape)
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "domain", domain)
+        object.__setattr__(self, "bounded", bounded)
+        if len(bounded) != len(shape):
+            raise ValueError(f"Grid: bounded has {len(bounded)} entries, expected {len(shape)}")
         if len(shape) not in (1, 2):
             raise ValueError(f"Grid: expected 1 or 2 dimensions, got shape {shape}")
         if len(domain) != len(shape):
@@ -122,15 +131,19 @@ class Grid:
         return tuple(reversed(grids))
 
     def with_shape(self, shape: int | Sequence[int]) -> "Grid":
-        """The same domain at another resolution."""
+        """The same domain and topology at another resolution."""
         shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
-        return Grid(shape=shape, domain=self.domain)
+        return dataclasses.replace(self, shape=shape)
+
+    def with_bounded(self, bounded: Sequence[bool]) -> "Grid":
+        return dataclasses.replace(self, bounded=tuple(bounded))
 
     def attrs(self) -> dict[str, float | int]:
         """Attributes from which `Grid.from_attrs` rebuilds this grid (for netCDF output)."""
         out: dict[str, float | int] = {"grid_ndim": self.ndim}
         for name, n, (lo, hi) in zip(DIMENSION_NAMES, self.shape, self.domain):
             out.update({f"grid_n{name}": n, f"grid_{name}0": lo, f"grid_{name}1": hi})
+        out["grid_bounded"] = "".join("1" if b else "0" for b in self.bounded)
         return out
 
     @classmethod
@@ -139,4 +152,5 @@ class Grid:
         names = DIMENSION_NAMES[:ndim]
         shape = tuple(int(attrs[f"grid_n{n}"]) for n in names)
         domain = tuple((float(attrs[f"grid_{n}0"]), float(attrs[f"grid_{n}1"])) for n in names)
-        return cls(shape=shape, domain=domain)
+        bounded = tuple(c == "1" for c in str(attrs.get("grid_bounded", "0" * ndim)))
+        return cls(shape=shape, domain=domain, bounded=bounded)

@@ -52,7 +52,7 @@ def make_rhs(model: FluxModel, closure: Closure) -> Callable:
         if closure.is_null:
             return tendency, closure_state
         extra, closure_state = closure(u, closure_state, grid, t, physics)
-        return tendency + extra, closure_state
+        return tendency + extra.astype(tendency.dtype), closure_state
 
     return rhs
 
@@ -147,13 +147,15 @@ class Simulation:
         u0 = jnp.asarray(u0)
         if u0.shape != self.grid.array_shape:
             raise ValueError(f"initial state has shape {u0.shape}, the grid needs {self.grid.array_shape}")
-        closure_state = self.closure.init(self.grid, u0)
+        closure_state = self.closure.init(self.grid, u0, t0)
         return SimState(u0, jnp.asarray(t0, dtype=u0.dtype), closure_state)
 
     def stable_dt(self, u0, physics=None, times=(0.0,)) -> float:
         """The largest stable dt for this model, closure and stepper (cfl = 1)."""
         physics = self.model.physics if physics is None else physics
-        rates = self.model.stability_rates(u0, physics, times)
+        rates = dict(self.model.stability_rates(u0, physics, times))
+        for key, rate in self.closure.stability_rates(self.grid, physics).items():
+            rates[key] = rates.get(key, 0.0) + rate
         limit = max_stable_dt(rates, self.tableau, central_advection=self.model.scheme.central)
         return min(limit, self.closure.max_dt(self.grid, physics))
 

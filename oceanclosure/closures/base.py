@@ -2,7 +2,7 @@
 
 A closure adds a tendency to a model's right-hand side:
 
-    state = closure.init(grid, u0)
+    state = closure.init(grid, u0)            # or init(grid, u0, t0) for a start time
     tendency, state = closure(u, state, grid, t, physics)
 
 * ``physics`` is the model's parameter pytree (ν, …), passed at call time.
@@ -16,6 +16,10 @@ A closure adds a tendency to a model's right-hand side:
   *first* stage (at the accepted u_n, t_n) is carried; later stages read it and
   their returned states are discarded.
 * ``stencil_width`` declares how many neighbouring cells a tendency reads.
+* ``stability_rates(grid, physics)`` reports the eigenvalue rates the closure adds
+  (keys as in `models.base.FluxModel.stability_rates`); the simulation adds them
+  to the model's before choosing dt, which is at least as strict as taking the
+  minimum of separate limits. ``max_dt`` is a hard cap besides.
 * A sequence of closures sums (`ClosureSum`); `NoClosure` is the identity, and a
   model run with it is bit-identical to the bare model because the simulation
   skips it entirely.
@@ -36,15 +40,19 @@ class Closure(nnx.Module):
     #: Cells read on each side of the cell whose tendency is computed.
     stencil_width: int = 0
 
-    def init(self, grid, u0):
+    def init(self, grid, u0, t0: float = 0.0):
         """Initial closure state (an empty tuple for Markovian closures)."""
         return ()
 
     def __call__(self, u, state, grid, t, physics):
         raise NotImplementedError
 
+    def stability_rates(self, grid, physics) -> dict[str, float]:
+        """Eigenvalue rates (1/time) this closure adds: advective, diffusive, dispersive."""
+        return {}
+
     def max_dt(self, grid, physics) -> float:
-        """The time-step limit this closure imposes (``inf`` if none)."""
+        """A hard time-step cap this closure imposes (``inf`` if none)."""
         return math.inf
 
     @property
@@ -70,8 +78,8 @@ class ClosureSum(Closure):
         self.closures = nnx.List(list(closures))
         self.stencil_width = max((c.stencil_width for c in self.closures), default=0)
 
-    def init(self, grid, u0):
-        return tuple(c.init(grid, u0) for c in self.closures)
+    def init(self, grid, u0, t0: float = 0.0):
+        return tuple(c.init(grid, u0, t0) for c in self.closures)
 
     def __call__(self, u, state, grid, t, physics):
         total = jnp.zeros_like(u)
@@ -81,6 +89,13 @@ class ClosureSum(Closure):
             total = total + tendency
             new_states.append(sub_state)
         return total, tuple(new_states)
+
+    def stability_rates(self, grid, physics) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for closure in self.closures:
+            for key, rate in closure.stability_rates(grid, physics).items():
+                total[key] = total.get(key, 0.0) + rate
+        return total
 
     def max_dt(self, grid, physics) -> float:
         return min((c.max_dt(grid, physics) for c in self.closures), default=math.inf)

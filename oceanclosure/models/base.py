@@ -36,7 +36,7 @@ class FluxModel(abc.ABC):
     def __init__(self, grid: Grid, bc: BoundaryConditions, scheme: str | Scheme, physics: Mapping):
         if bc.ndim != grid.ndim:
             raise ValueError(f"{type(self).__name__}: boundary conditions are {bc.ndim}D but the grid is {grid.ndim}D")
-        self.grid = grid
+        self.grid = grid.with_bounded(not bc.is_periodic(d) for d in range(bc.ndim))
         self.bc = bc
         self.scheme = get_scheme(scheme)
         self.physics = self.validate_physics(dict(physics))

@@ -1,0 +1,219 @@
+"""Interpretable Markovian closures: a linear combination of named candidate terms.
+
+    ∂u/∂t += Σ_k c_k T_k(u, u_x, u_xx, …, p, dx)
+
+Each term T_k is an expression over stencil features (`oceanclosure.stencils`),
+e.g. ``"dx*u_x**2"``, ``"u*u_xx"``, ``"u_xxx"``, ``"Z**2/(1+Z)"``. Terms are parsed
+safely (`oceanclosure.expressions`: the syntax tree is checked against a whitelist
+before anything is evaluated, and sympy objects are built from the checked tree,
+never from text), so `equations` can print the learned closure as readable text,
+sympy and LaTeX.
+
+There is one coefficient per term per output variable. Linear constraints tie
+outputs together: ``constraints = {"N": {"P": -1, "Z": -1, "D": -1}}`` makes the
+N tendency equal −(P + Z + D) tendencies (mass conservation); a constrained output
+has no coefficients of its own. Coefficients are `nnx.Param` when trainable and
+plain `nnx.Variable` otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Mapping, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+import sympy
+from flax import nnx
+
+from ..expressions import Expression, parse_expression, to_sympy
+from ..stencils import feature_names, features, parse_feature
+from .base import Closure
+
+#: Highest derivative order a term may use.
+MAX_DERIVATIVE = 4
+DISPERSION_RADIUS = 1.5 * math.sqrt(3.0)
+
+
+class LibraryClosure(Closure):
+    """Σ_k c_k T_k for each output variable.
+
+    Args:
+      terms: candidate term expressions over features.
+      coefficients: ``(n_terms,)`` for one output, or ``(n_free_outputs, n_terms)``;
+        zeros if omitted.
+      variables: state variable names (a single array state is ``variables[0]``).
+      outputs: the variables that receive a tendency (default: all ``variables``).
+      parameters: physical parameter names the terms may use (``nu``, …).
+      constraints: ``{output: {other_output: weight}}`` (module docstring).
+      trainable: coefficients are trainable `nnx.Param` (else fixed).
+      accuracy: finite-difference accuracy of the derivative features.
+    """
+
+    def __init__(self, terms: Sequence[str], coefficients=None, *, variables: Sequence[str] = ("u",),
+                 outputs: Sequence[str] | None = None, parameters: Sequence[str] = (),
+                 constraints: Mapping[str, Mapping[str, float]] | None = None, trainable: bool = True,
+                 accuracy: int = 2):
+        if not terms:
+            raise ValueError("LibraryClosure: give at least one term")
+        self.variables = tuple(variables)
+        self.outputs = tuple(outputs) if outputs is not None else self.variables
+        self.parameters = tuple(parameters)
+        self.constraints = _check_constraints(constraints or {}, self.outputs)
+        self.free_outputs = tuple(o for o in self.outputs if o not in self.constraints)
+        vocabulary = feature_names(self.variables, 2, MAX_DERIVATIVE, self.parameters)
+        self.terms = tuple(str(t) for t in terms)
+        self._expressions = tuple(parse_expression(t, vocabulary, what=f"closure term '{t}'") for t in self.terms)
+        self.feature_names = tuple(sorted({v for e in self._expressions for v in e.variables}))
+        self.accuracy = accuracy
+        self.stencil_width = max((_stencil_of(n, accuracy) for n in self.feature_names), default=0)
+        values = _coefficients(coefficients, len(self.free_outputs), len(self.terms))
+        self.coefficients = nnx.Param(values) if trainable else nnx.Variable(values)
+
+    # --- evaluation ---------------------------------------------------------
+
+    def term_values(self, fields: Mapping, grid, physics) -> list:
+        """Each term evaluated on the grid, in order."""
+        feats = features(fields, grid, self.feature_names, physics, self.accuracy)
+        return [e.evaluate(jnp, **{k: feats[k] for k in e.variables}) if e.variables
+                else jnp.full_like(next(iter(fields.values())), float(e())) for e in self._expressions]
+
+    def tendencies(self, fields: Mapping, grid, physics) -> dict:
+        """Tendency per output variable."""
+        terms = self.term_values(fields, grid, physics)
+        coefficients = self.coefficients[...]
+        out = {}
+        for row, name in enumerate(self.free_outputs):
+            out[name] = sum(coefficients[row, k] * term for k, term in enumerate(terms))
+        for name, combination in self.constraints.items():
+            out[name] = sum(weight * out[other] for other, weight in combination.items())
+        return out
+
+    def __call__(self, u, state, grid, t, physics):
+        fields = _as_fields(u, self.variables)
+        tendencies = self.tendencies(fields, grid, physics)
+        return _like_state(u, tendencies, self.variables), state
+
+    # --- reading it back ----------------------------------------------------
+
+    def coefficient_table(self) -> dict[str, dict[str, float]]:
+        """``{output: {term: coefficient}}``, pruned terms included as 0.0."""
+        values = np.asarray(self.coefficients[...], dtype=float)
+        table = {o: {t: float(values[r, k]) for k, t in enumerate(self.terms)} for r, o in enumerate(self.free_outputs)}
+        for name, combination in self.constraints.items():
+            table[name] = {t: float(sum(w * table[o][t] for o, w in combination.items())) for t in self.terms}
+        return table
+
+    def equations(self, digits: int = 6) -> dict[str, dict[str, object]]:
+        """The closure per output as text, sympy and LaTeX, zero terms dropped."""
+        out = {}
+        for name, row in self.coefficient_table().items():
+            expr = sympy.Integer(0)
+            for term, expression in zip(self.terms, self._expressions):
+                c = row[term]
+                if c != 0.0:
+                    expr = expr + sympy.Float(c, digits) * to_sympy(expression)
+            out[name] = {"text": f"d{name}/dt += {sympy.sstr(expr)}", "sympy": expr,
+                         "latex": rf"\partial_t {name} \mathrel{{+}}= {sympy.latex(expr)}"}
+        return out
+
+    def prune(self, threshold: float) -> None:
+        """Zero every coefficient with |c| < threshold (in place)."""
+        values = self.coefficients[...]
+        self.coefficients[...] = jnp.where(jnp.abs(values) < threshold, 0.0, values)
+
+    # --- stability ----------------------------------------------------------
+
+    def stability_rates(self, grid, physics) -> dict[str, float]:
+        """Rates of terms that are a constant times a pure derivative of order 2-4.
+
+        ``c u_xx`` adds a diffusive rate 2|c|/dx², ``c u_xxx`` a dispersive rate
+        (3√3/2)|c|/dx³, ``c u_xxxx`` a diffusive-equivalent 8|c|/dx⁴; the factor may
+        contain ``dx``, ``dy`` and physical parameters. State-dependent factors
+        (``u*u_xx``) are not estimated.
+        """
+        rates = {"advective": 0.0, "diffusive": 0.0, "dispersive": 0.0}
+        values = np.asarray(self.coefficients[...], dtype=float)
+        known = {f"d{d}": h for d, h in zip("xy", grid.step)}
+        known.update({k: float(v) for k, v in (physics or {}).items() if v is not None and np.ndim(v) == 0})
+        for k, expression in enumerate(self._expressions):
+            found = _linear_derivative(expression, known)
+            if found is None:
+                continue
+            factor, dim, order = found
+            c = float(np.max(np.abs(values[:, k]))) * abs(factor) if values.size else 0.0
+            h = grid.step[dim]
+            if order == 2:
+                rates["diffusive"] += 2 * c / h**2
+            elif order == 3:
+                rates["dispersive"] += DISPERSION_RADIUS * c / h**3
+            elif order == 4:
+                rates["diffusive"] += 8 * c / h**4
+        return rates
+
+
+def _linear_derivative(expression: Expression, known: Mapping[str, float]):
+    """(factor, dim, order) if the term is factor × one pure derivative, else None."""
+    derivatives = [v for v in expression.variables if parse_feature(v) is not None]
+    if len(derivatives) != 1:
+        return None
+    symbol = sympy.Symbol(derivatives[0])
+    expr = to_sympy(expression)
+    factor = sympy.simplify(expr / symbol)
+    if factor.free_symbols - {sympy.Symbol(k) for k in known} or sympy.diff(expr, symbol, 2) != 0:
+        return None
+    _, orders = parse_feature(derivatives[0])
+    dims = [d for d, o in enumerate(orders) if o]
+    if len(dims) != 1:
+        return None
+    value = float(factor.subs({sympy.Symbol(k): v for k, v in known.items()}))
+    return value, dims[0], orders[dims[0]]
+
+
+def _stencil_of(name: str, accuracy: int) -> int:
+    from ..stencils import half_width
+
+    parsed = parse_feature(name)
+    if parsed is None:
+        return 0
+    return max(half_width(order, accuracy) for order in parsed[1])
+
+
+def _coefficients(values, n_outputs: int, n_terms: int):
+    if values is None:
+        return jnp.zeros((n_outputs, n_terms))
+    array = jnp.asarray(values, dtype=float)
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.shape != (n_outputs, n_terms):
+        raise ValueError(
+            f"LibraryClosure: coefficients must have shape ({n_outputs}, {n_terms}) "
+            f"(free outputs × terms) or ({n_terms},) for one output, got {tuple(array.shape)}"
+        )
+    return array
+
+
+def _check_constraints(constraints, outputs) -> dict:
+    checked = {}
+    for name, combination in constraints.items():
+        if name not in outputs:
+            raise ValueError(f"LibraryClosure: constraint on unknown output {name!r} (outputs: {list(outputs)})")
+        bad = [o for o in combination if o not in outputs or o in constraints]
+        if bad:
+            raise ValueError(f"LibraryClosure: constraint for {name!r} refers to {bad}, which are not free outputs")
+        checked[name] = {o: float(w) for o, w in combination.items()}
+    return checked
+
+
+def _as_fields(u, variables: Iterable[str]) -> dict:
+    """A single array is the first variable; a mapping is used as it is."""
+    if isinstance(u, Mapping):
+        return dict(u)
+    return {tuple(variables)[0]: u}
+
+
+def _like_state(u, tendencies: Mapping, variables) -> object:
+    """Tendencies in the same structure as the state (missing outputs are zero)."""
+    if isinstance(u, Mapping):
+        return {k: tendencies.get(k, jnp.zeros_like(v)) for k, v in u.items()}
+    return tendencies.get(tuple(variables)[0], jnp.zeros_like(u))
