@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace existing output files")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a case key, e.g. --set physics.nu=0.02 (repeatable)")
+    run.add_argument("--closure", choices=("case", "none"), default="case",
+                     help="'none' runs the case without its closures (the baseline)")
     run.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -66,6 +68,7 @@ def _dispatch(args) -> int:
 def command_run(args) -> int:
     from .analysis import hovmoller_png
     from .cases import load_case
+    from .closures import NoClosure
     from .io import check_writable, write_netcdf
     from .runner import RunBlowUpError, run
 
@@ -77,7 +80,7 @@ def command_run(args) -> int:
     started = time.perf_counter()
     try:
         with _progress() as progress:
-            ds = run(case, progress=progress)
+            ds = run(case, closure=NoClosure() if args.closure == "none" else None, progress=progress)
     except RunBlowUpError as err:
         write_netcdf(err.dataset, out, overwrite=args.overwrite)
         print(f"wrote the output up to the last finite state to {out}", file=sys.stderr)
@@ -120,6 +123,7 @@ def _print_summary(case, ds, out: Path, png: Path | None, seconds: float) -> Non
     lines = [
         f"case        {case.directory.name} ({ds.attrs['model']}, {ds.attrs['scheme']}, {ds.attrs['stepper']})",
         f"grid        {' x '.join(str(n) for n in reversed(u.shape[1:]))} cells, {ds.attrs['precision']}",
+        f"closure     {ds.attrs['closure']}",
         f"time        {float(ds.time[0]):g} -> {float(ds.time[-1]):g}, dt = {ds.attrs['dt']:.4g}, "
         f"{ds.attrs['steps']} steps, {seconds:.2f} s wall",
         f"u range     [{float(u.min()):.4g}, {float(u.max()):.4g}], mass change {float(mass[-1] - mass[0]):.3g} (cell sums)",

@@ -9,8 +9,17 @@ import numpy as np
 import xarray as xr
 
 from .build import analytic_truth, build_simulation, dtype_for, initial_condition
+from .closures.factory import build_closures
 from .io import make_dataset
 from .simulation import BlowUpError, Trajectory
+
+
+def describe_closure(closure) -> str:
+    """A short description: class names of the summed closures."""
+    from .closures import ClosureSum
+
+    parts = closure.closures if isinstance(closure, ClosureSum) else [closure]
+    return " + ".join(type(c).__name__ for c in parts)
 
 
 class RunBlowUpError(RuntimeError):
@@ -24,11 +33,17 @@ class RunBlowUpError(RuntimeError):
 def run(case, closure=None, progress=None) -> xr.Dataset:
     """Run ``case`` and return its output as an `xarray.Dataset`.
 
+    Args:
+      closure: ``None`` runs the case's own ``[[closure]]`` list; pass a `Closure`
+        (e.g. `NoClosure()` for the baseline) to replace it.
+
     The dataset holds ``u`` (this run) and, when the case has an analytic truth,
     ``u_truth`` at the same times. Raises `RunBlowUpError` (with the finite part
     of the output attached) if the state stops being finite.
     """
     dtype = dtype_for(case.grid.precision)
+    if closure is None:
+        closure = build_closures(case)
     sim = build_simulation(case, closure)
     u0 = initial_condition(case, sim.grid, dtype)
     state = sim.initial_state(jnp.asarray(u0), case.time.start)
@@ -53,7 +68,7 @@ def _dataset(case, sim, trajectory: Trajectory, wall_seconds: float) -> xr.Datas
         "stepper": sim.tableau.name,
         "dt": float(trajectory.dt),
         "steps": int(trajectory.steps),
-        "closure": type(sim.closure).__name__,
+        "closure": describe_closure(sim.closure),
         "precision": case.grid.precision,
         "wall_seconds": float(wall_seconds),
         "boundary": ", ".join(f"{k}={v.kind}" for k, v in sim.model.bc.named().items()),
