@@ -46,6 +46,8 @@ __all__ = [
     "kdv_two_soliton",
     "kdv_general",
     "cell_average",
+    "linear_delay",
+    "distributed_delay_decay",
     "cell_average_2d",
     "ANALYTIC",
     "get_analytic",
@@ -535,6 +537,44 @@ def cell_average_2d(f: Callable, x_lo, x_hi, y_lo, y_hi, order: int = 8) -> np.n
 # Registry
 # ---------------------------------------------------------------------------
 
+# --------------------------------------------------------------------------
+# delay differential equations (closure tests)
+
+
+def linear_delay(x, t, *, coefficient=-1.0, delay=1.0, initial=1.0):
+    """Method of steps for du/dt = c u(t − τ) with constant history u = u₀ on [−τ, 0].
+
+    PDE: u_t = c u(x, t − τ), no spatial coupling, so every cell obeys the delay ODE.
+
+    u(t) = u₀ Σ_{k=0}^{n} c^k (t − (k − 1)τ)^k / k!  for (n − 1)τ ≤ t ≤ nτ,
+    e.g. with c = −1, τ = 1: 1 − t on [0, 1], 1 − t + (t − 1)²/2 on [1, 2].
+    Independent of x (returned broadcast to x's shape); t ≤ 0 gives the history.
+    """
+    if delay <= 0:
+        raise ValueError(f"linear_delay: delay must be > 0, got {delay}")
+    if t <= 0:
+        return np.full(np.shape(x), float(initial), dtype=np.float64)
+    n = int(np.floor(t / delay)) + 1
+    total, factorial = 0.0, 1.0
+    for k in range(n + 1):
+        factorial = factorial * k if k else 1.0
+        total += coefficient**k * (t - (k - 1) * delay) ** k / factorial
+    return np.full(np.shape(x), initial * total, dtype=np.float64)
+
+
+def distributed_delay_decay(x, t):
+    """du/dt = −∫_{t−1}^{t} u(s) ds with u = 1 on [−1, 0]: u = 1 − sin t on [0, 1].
+
+    PDE: u_t = −∫ u(x, s) ds over [t − 1, t], no spatial coupling.
+
+    (Differentiating, u'' = −u(t) + u(t − 1) = 1 − u on [0, 1], u(0) = 1,
+    u'(0) = −1.) Only t in [0, 1] is covered.
+    """
+    if not 0.0 <= t <= 1.0 + 1e-12:
+        raise ValueError(f"distributed_delay_decay is known in closed form on t in [0, 1], not t = {t:g}")
+    return np.full(np.shape(x), 1.0 - np.sin(t), dtype=np.float64)
+
+
 ANALYTIC: dict[str, Callable[..., np.ndarray]] = {
     "advecting_shock": advecting_shock,
     "cole_hopf_burgers": cole_hopf_burgers,
@@ -544,6 +584,8 @@ ANALYTIC: dict[str, Callable[..., np.ndarray]] = {
     "kdv_one_soliton": kdv_one_soliton,
     "kdv_two_soliton": kdv_two_soliton,
     "kdv_general": kdv_general,
+    "linear_delay": linear_delay,
+    "distributed_delay_decay": distributed_delay_decay,
 }
 
 

@@ -131,7 +131,8 @@ def _wall_ghosts(v, side: Side, width: int, h: float, order: int):
     bc_weight, cell_weights = _ghost_weights(side.kind, width, order)
     interior = v[..., :order]
     bc_data = side.value if isinstance(side, Dirichlet) else side.gradient * h
-    ghosts = bc_weight * jnp.asarray(bc_data, v.dtype) + interior @ jnp.asarray(cell_weights.T, v.dtype)
+    bc_term = jnp.asarray(bc_weight, v.dtype) * jnp.asarray(bc_data, v.dtype)  # keep v's dtype (float32 stays)
+    ghosts = bc_term + interior @ jnp.asarray(cell_weights.T, v.dtype)
     return ghosts[..., ::-1]
 
 

@@ -750,9 +750,10 @@ class EddyDiffusivityClosureConfig(_Model):
 
 
 class UpwindCorrectionClosureConfig(_Model):
-    """``kind = "upwind_correction"``: -(dx/2)|u| u_xx, upwind's truncation error."""
+    """``kind = "upwind_correction"``: -(dx/2)|u| u_xx (or its conservative flux form)."""
 
     kind: Literal["upwind_correction"]
+    form: Literal["pointwise", "flux"] = "pointwise"
 
 
 CLOSURE_KINDS = (

@@ -164,11 +164,12 @@ class Simulation:
     def grid(self):
         return self.model.grid
 
-    def initial_state(self, u0, t0: float = 0.0) -> SimState:
+    def initial_state(self, u0, t0: float = 0.0, physics=None) -> SimState:
         u0 = jnp.asarray(u0)
         if u0.shape != self.grid.array_shape:
             raise ValueError(f"initial state has shape {u0.shape}, the grid needs {self.grid.array_shape}")
-        closure_state = self.closure.init(self.grid, u0, t0)
+        physics = self.model.physics if physics is None else physics
+        closure_state = self.closure.init(self.grid, u0, t0, physics)
         return SimState(u0, jnp.asarray(t0, dtype=u0.dtype), closure_state)
 
     def stable_dt(self, u0, physics=None, times=(0.0,)) -> float:
@@ -194,10 +195,15 @@ class Simulation:
             )
         return self.dt
 
-    def advance(self, state: SimState, t_end: float, n_steps: int, physics=None) -> SimState:
-        """Jitted: n_steps steps from state.t to exactly t_end."""
+    def advance(self, state: SimState, t_end: float, n_steps: int, physics=None, closure=None) -> SimState:
+        """Jitted: n_steps steps from state.t to exactly t_end.
+
+        ``closure`` replaces the simulation's closure for this call (same structure,
+        other weights): this is how a trainer differentiates with respect to them.
+        """
         physics = self.model.physics if physics is None else physics
-        return self._advance(state, t_end, physics, self.closure, n_steps=n_steps)
+        closure = self.closure if closure is None else closure
+        return self._advance(state, t_end, physics, closure, n_steps=n_steps)
 
     def run(self, u0_or_state, stop: float, output_interval: float, physics=None, progress=None) -> Trajectory:
         """Run to ``stop``, keeping a snapshot every ``output_interval``.

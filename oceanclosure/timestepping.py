@@ -117,5 +117,5 @@ def output_times(start: float, stop: float, interval: float) -> np.ndarray:
     if stop - times[-1] > 1e-9 * max(1.0, abs(stop)):
         times = np.append(times, stop)
     else:
-        times[-1] = start + interval * count
+        times[-1] = stop  # start + interval * count may round off stop (0.3 * 3 != 0.9)
     return times

@@ -465,3 +465,36 @@ def test_registry():
         an.get_analytic("no_such_solution")
     for name in required:
         assert name in str(exc.value)
+
+
+def test_linear_delay_method_of_steps_pieces():
+    from oceanclosure.analytic import linear_delay
+
+    x = np.zeros(3)
+    for t in (0.0, 0.3, 1.0, 1.7, 2.5):
+        pieces = 1 - t
+        if t > 1:
+            pieces += (t - 1) ** 2 / 2
+        if t > 2:
+            pieces -= (t - 2) ** 3 / 6
+        np.testing.assert_allclose(linear_delay(x, t), pieces, rtol=1e-14)
+    # The ODE holds: u'(t) = -u(t - 1), checked by central differences.
+    h = 1e-5
+    for t in (0.5, 1.5, 2.5, 3.3):
+        du = (linear_delay(x, t + h) - linear_delay(x, t - h)) / (2 * h)
+        np.testing.assert_allclose(du, -linear_delay(x, t - 1), rtol=1e-7, atol=1e-9)
+
+
+def test_distributed_delay_decay_satisfies_the_integral_equation():
+    from scipy.integrate import quad
+
+    from oceanclosure.analytic import distributed_delay_decay
+
+    u = lambda s: 1.0 if s <= 0 else float(distributed_delay_decay(0.0, s))
+    for t in (0.2, 0.6, 1.0):
+        h = 1e-6
+        du = (u(min(t + h, 1.0)) - u(t - h)) / (min(t + h, 1.0) - (t - h))
+        integral = quad(u, t - 1, t, points=[0.0])[0]
+        assert du == pytest.approx(-integral, rel=1e-5)
+    with pytest.raises(ValueError, match="closed form"):
+        distributed_delay_decay(0.0, 1.5)

@@ -318,8 +318,9 @@ BAD = {
     "missing required section": (_drop("physics"), "physics: missing required section"),
     "section not a table": (_set("time", 5), "time: expected a table (got 5)"),
     "unknown closure kind": (
-        _set("closure", [{"kind": "neural"}]),
-        "closure[0].kind: unknown kind (allowed: none) (got 'neural')"),
+        _set("closure", [{"kind": "neurall"}]),
+        "closure[0].kind: unknown kind (allowed: discrete_delay, distributed_delay, eddy_diffusivity, "
+        "library, neural, none, smagorinsky, upwind_correction) (got 'neurall')"),
     "plot not a bool": (_set("output.plot", "yes"), "output.plot: expected true or false"),
 }
 

@@ -2,7 +2,7 @@
 
 A closure adds a tendency to a model's right-hand side:
 
-    state = closure.init(grid, u0)            # or init(grid, u0, t0) for a start time
+    state = closure.init(grid, u0)            # or init(grid, u0, t0, physics)
     tendency, state = closure(u, state, grid, t, physics)
 
 * ``physics`` is the model's parameter pytree (ν, …), passed at call time.
@@ -14,7 +14,9 @@ A closure adds a tendency to a model's right-hand side:
 * ``state`` is a pytree threaded through the `lax.scan` carry (delay buffers live
   there, never on the module). In a Runge-Kutta step the state returned by the
   *first* stage (at the accepted u_n, t_n) is carried; later stages read it and
-  their returned states are discarded.
+  their returned states are discarded. A closure must therefore give the right
+  tendency from the state it is given plus the (u, t) of the call itself, and
+  must not rely on a later stage's update surviving.
 * ``stencil_width`` declares how many neighbouring cells a tendency reads.
 * ``stability_rates(grid, physics)`` reports the eigenvalue rates the closure adds
   (keys as in `models.base.FluxModel.stability_rates`); the simulation adds them
@@ -28,7 +30,7 @@ A closure adds a tendency to a model's right-hand side:
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import jax.numpy as jnp
 from flax import nnx
@@ -40,8 +42,12 @@ class Closure(nnx.Module):
     #: Cells read on each side of the cell whose tendency is computed.
     stencil_width: int = 0
 
-    def init(self, grid, u0, t0: float = 0.0):
-        """Initial closure state (an empty tuple for Markovian closures)."""
+    def init(self, grid, u0, t0: float = 0.0, physics=None):
+        """Initial closure state (an empty tuple for Markovian closures).
+
+        ``t0`` is the start time and ``physics`` the model parameters, which a
+        closure may need to fill its memory from the history (e.g. D(u) values).
+        """
         return ()
 
     def __call__(self, u, state, grid, t, physics):
@@ -78,8 +84,8 @@ class ClosureSum(Closure):
         self.closures = nnx.List(list(closures))
         self.stencil_width = max((c.stencil_width for c in self.closures), default=0)
 
-    def init(self, grid, u0, t0: float = 0.0):
-        return tuple(c.init(grid, u0, t0) for c in self.closures)
+    def init(self, grid, u0, t0: float = 0.0, physics=None):
+        return tuple(c.init(grid, u0, t0, physics) for c in self.closures)
 
     def __call__(self, u, state, grid, t, physics):
         total = jnp.zeros_like(u)
@@ -115,3 +121,17 @@ def as_closure(closure: Closure | Iterable[Closure] | None) -> Closure:
     if not closures:
         return NoClosure()
     return closures[0] if len(closures) == 1 else ClosureSum(closures)
+
+
+def as_fields(u, variables: Sequence[str]) -> dict:
+    """The state as named fields: a single array is ``variables[0]``; a mapping as it is."""
+    if isinstance(u, Mapping):
+        return dict(u)
+    return {tuple(variables)[0]: u}
+
+
+def like_state(u, tendencies: Mapping, variables: Sequence[str]):
+    """Tendencies in the structure of the state ``u`` (missing outputs are zero)."""
+    if isinstance(u, Mapping):
+        return {k: tendencies.get(k, jnp.zeros_like(v)) for k, v in u.items()}
+    return tendencies.get(tuple(variables)[0], jnp.zeros_like(u))

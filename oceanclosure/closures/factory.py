@@ -114,7 +114,7 @@ def _eddy(config, case):
 def _upwind_correction(config, case):
     from .baselines import UpwindCorrectionClosure
 
-    return UpwindCorrectionClosure()
+    return UpwindCorrectionClosure(form=config.form)
 
 
 BUILDERS: dict[str, Callable] = {

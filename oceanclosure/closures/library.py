@@ -19,7 +19,7 @@ plain `nnx.Variable` otherwise.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping, Sequence
+from typing import Sequence
 
 import jax.numpy as jnp
 import numpy as np
@@ -28,7 +28,7 @@ from flax import nnx
 
 from ..expressions import Expression, parse_expression, to_sympy
 from ..stencils import feature_names, features, parse_feature
-from .base import Closure
+from .base import Closure, as_fields, like_state
 
 #: Highest derivative order a term may use.
 MAX_DERIVATIVE = 4
@@ -90,9 +90,9 @@ class LibraryClosure(Closure):
         return out
 
     def __call__(self, u, state, grid, t, physics):
-        fields = _as_fields(u, self.variables)
+        fields = as_fields(u, self.variables)
         tendencies = self.tendencies(fields, grid, physics)
-        return _like_state(u, tendencies, self.variables), state
+        return like_state(u, tendencies, self.variables), state
 
     # --- reading it back ----------------------------------------------------
 
@@ -203,17 +203,3 @@ def _check_constraints(constraints, outputs) -> dict:
             raise ValueError(f"LibraryClosure: constraint for {name!r} refers to {bad}, which are not free outputs")
         checked[name] = {o: float(w) for o, w in combination.items()}
     return checked
-
-
-def _as_fields(u, variables: Iterable[str]) -> dict:
-    """A single array is the first variable; a mapping is used as it is."""
-    if isinstance(u, Mapping):
-        return dict(u)
-    return {tuple(variables)[0]: u}
-
-
-def _like_state(u, tendencies: Mapping, variables) -> object:
-    """Tendencies in the same structure as the state (missing outputs are zero)."""
-    if isinstance(u, Mapping):
-        return {k: tendencies.get(k, jnp.zeros_like(v)) for k, v in u.items()}
-    return tendencies.get(tuple(variables)[0], jnp.zeros_like(u))

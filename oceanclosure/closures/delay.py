@@ -1,0 +1,428 @@
+"""Non-Markovian closures: a discrete delay and a distributed (integral) delay.
+
+    discrete:     ∂u/∂t += D(u(t − τ))
+    distributed:  ∂u/∂t += y(t) = ∫_{t−τ₁}^{t−τ₂} D(u(s)) ds        (SCIENCE.md §1)
+
+D is any *Markovian* closure (a `LibraryClosure`, a pointwise network, ...),
+called as ``D(u, (), grid, t, physics)[0]``; its weights stay trainable because
+it is an attribute of the delay closure (a pytree). The past lives in the closure
+state, a `DelayState` in the `lax.scan` carry, never on the module.
+
+The delay buffer
+----------------
+A ring buffer of L = ⌈span / buffer_dt⌉ + 3 time levels (span = τ, or τ₁):
+``values`` (L, *field) with their ``times`` (L,), ``head`` (slot of the newest
+entry) and ``committed_time`` (time of the newest *frozen* entry). The discrete
+delay buffers u; the distributed one buffers D(u), not u, because D is
+nonlinear and the integral needs D along the past trajectory.
+
+Every call ``closure(u, state, grid, t, physics)`` *observes* (t, v), v = u or
+D(u), and returns the updated state:
+
+1. the head is *frozen* when ``times[head] == committed_time``; a frozen head
+   is kept and (t, v) goes into the next slot (overwriting the oldest), unless
+   ``t == times[head]``, which only rewrites the same time level;
+2. a head that is not frozen is *live*: it is overwritten by (t, v);
+3. if ``t − committed_time ≥ buffer_dt`` the entry just written is frozen
+   (``committed_time = t``).
+
+So frozen entries are spaced by at least buffer_dt (which is what sizes L) and
+by less than buffer_dt + dt, the live entry is less than buffer_dt after the
+newest frozen one, and the newest entry is always the latest accepted state.
+With dt dividing buffer_dt the frozen times are t₀ + k·buffer_dt (up to rounding).
+
+How this meets the Runge-Kutta contract (`closures.base`): the first stage of a
+step calls with the accepted (uₙ, tₙ) and its returned state is carried, so the
+buffer ends at (tₙ, v(uₙ)). Later stages call with the carried state, a stage
+value and t = tₙ + c·dt; their writes are wasted (the returned states are
+discarded, and under jit dead code). The *tendency* of every call, first stage
+or not, is read from the state it was given plus the call's own (t, v) as one
+extra node at the end, never from the state it writes. A call is therefore a
+pure function of (carried buffer, t, u), the same in every stage, and calling it
+twice with the same (t, u) gives the same tendency and state (idempotent).
+Requires t ≥ times[head], true for explicit tableaux (c ≥ 0).
+
+Reading the past (both closures use the same interpolant)
+---------------------------------------------------------
+The nodes are the L buffer entries in time order (oldest first, skipping the
+head → oldest wrap of the ring) followed by the call's own (t, v). Between
+consecutive nodes the past is the straight line (piecewise-linear
+interpolation); before the oldest node it is held constant (clamped; with L
+sized as above this never happens in a run, only for a buffer filled from
+too short a history). The discrete delay evaluates it at s = t − τ; when τ is
+shorter than the time since the newest entry (a stage call, or τ < dt) s falls
+on the last piece, from the newest entry to the call's own u, so τ = 0 gives
+D(u) exactly. The distributed delay integrates the same interpolant exactly
+over [t − τ₁, t − τ₂]: the trapezoid rule on every piece, partial pieces at both
+ends, and the piece up to the call's time with the current D value. Both are
+one weight vector over the nodes (no loops over time, static shapes, no while
+loops) contracted with the buffer, so ``jax.grad`` flows through them.
+
+Accuracy and choosing buffer_dt
+-------------------------------
+Node spacing is below buffer_dt + dt, so the interpolation error is
+≤ (buffer_dt + dt)² max|ü|/8 and the integral's ≤ (τ₁ − τ₂)(buffer_dt + dt)²
+max|D̈|/12: second order in the spacing (the time stepper's own order is not
+reached once buffer_dt dominates). Memory is L × cells per variable, i.e.
+O(τ / buffer_dt × cells), and each call costs one contraction over the L
+levels. The default buffer_dt = span / 32 (L = 35) keeps the relative
+interpolation error near 1e-4 for a history varying on the scale of τ; halving
+it quarters the error. A zero span defaults to buffer_dt = 1 (L = 3; only the
+newest entry is ever read).
+
+History before the start
+------------------------
+``history="constant"``: u(t) = u₀ for t < t₀ (D(u₀) for the distributed delay).
+A callable ``history(t) -> field`` (e.g. truth data) is sampled at the buffer
+times t₀ − k·buffer_dt, k ≥ 1 (u₀ itself at t₀), and the distributed delay applies
+D to each sample. `init_from_samples` fills the buffer from snapshots of u at
+given past times (the trainer's history from truth). Applying D needs the
+physical parameters, which the closure contract's ``init(grid, u0, t0)`` does not
+receive: pass ``physics=`` to `init` / `init_from_samples`. Without it a constant
+history is filled lazily, at the first call, from that call's D value (in a
+simulation: D(u₀) with the run's physics), flagged by ``DelayState.pending``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from .base import Closure
+
+tree_map = jax.tree_util.tree_map
+
+#: Default number of buffer intervals per delay span.
+DEFAULT_INTERVALS = 32
+#: Buffer levels beyond ⌈span / buffer_dt⌉ (the newest entry, the live one, margin).
+EXTRA_LEVELS = 3
+
+
+class DelayState(NamedTuple):
+    """The delay buffer (module docstring).
+
+    Attributes:
+      values: the buffered field (u or D(u)), leaves of shape (L, *field).
+      times: (L,) the time of each slot.
+      head: int32 slot of the newest entry.
+      committed_time: time of the newest frozen entry.
+      pending: a constant history still waits for its first D value.
+    """
+
+    values: Any
+    times: Any
+    head: Any
+    committed_time: Any
+    pending: Any
+
+
+class _DelayClosure(Closure):
+    """Shared buffer logic; subclasses say what is buffered and how it is read."""
+
+    #: Whether the buffer holds D(u) (True) or u (False).
+    buffers_closure: bool = False
+
+    def __init__(self, inner: Closure, span: float, buffer_dt, history):
+        name = type(self).__name__
+        if not isinstance(inner, Closure):
+            raise TypeError(f"{name}: inner must be a Markovian Closure, got {type(inner).__name__}")
+        self.inner = inner
+        self.span = float(span)
+        self.buffer_dt = _check_buffer_dt(buffer_dt, self.span, name)
+        self.history = _check_history(history, name)
+        self.length = math.ceil(self.span / self.buffer_dt) + EXTRA_LEVELS
+        self.stencil_width = inner.stencil_width
+
+    # --- what subclasses define ---------------------------------------------
+
+    def _read(self, nodes, state, current, u, grid, t, physics):
+        """The tendency from the interpolant through ``nodes`` (module docstring)."""
+        raise NotImplementedError
+
+    # --- the contract --------------------------------------------------------
+
+    def __call__(self, u, state: DelayState, grid, t, physics):
+        t = jnp.asarray(t, state.times.dtype)
+        current = self._inner(u, grid, t, physics) if self.buffers_closure else u
+        if self.buffers_closure and self.history == "constant":
+            state = _fill_pending(state, current)
+        nodes = jnp.concatenate([_chronological(state.times, state.head), t[None]])
+        tendency = self._read(nodes, state, current, u, grid, t, physics)
+        return tendency, _observe(state, t, current, self.buffer_dt)
+
+    def init(self, grid, u0, t0: float = 0.0, physics=None) -> DelayState:
+        """A buffer holding the history at t0 − k·buffer_dt, k = L−1 … 0 (u0 at t0).
+
+        Args:
+          u0: the state at the start time t0.
+          physics: the model's parameters, to apply D to the history (distributed
+            delay); without it a constant history is filled at the first call.
+        """
+        self._check_markovian(grid, u0, t0)
+        dtype = _time_dtype(u0)
+        times = jnp.asarray(t0, dtype) - self.buffer_dt * jnp.arange(self.length - 1, -1, -1, dtype=dtype)
+        if self.history == "constant":
+            pending = self.buffers_closure and physics is None
+            level = u0 if pending or not self.buffers_closure else self._inner(u0, grid, times[-1], physics)
+            values = tree_map(lambda v: jnp.broadcast_to(v, (self.length, *jnp.shape(v))), level)
+            return _fresh_state(values, times, pending, u0)
+        past = [self._history_at(s, u0) for s in times[:-1]]
+        samples = tree_map(lambda *leaves: jnp.stack(leaves), *past, u0)
+        return _fresh_state(self._record_levels(samples, grid, times, physics), times, False, u0)
+
+    def init_from_samples(self, grid, times, values, physics=None) -> DelayState:
+        """A buffer from snapshots of u at past times (ascending; the last is the start).
+
+        The snapshots are interpolated linearly to the buffer times
+        t_last − k·buffer_dt (held constant before the first one); the run then
+        starts from ``values[-1]`` at ``times[-1]``. Traceable (vmap over windows).
+
+        Args:
+          times: (K,) ascending sample times.
+          values: u at those times, leaves of shape (K, *field).
+          physics: the model's parameters, to apply D (distributed delay).
+        """
+        times = jnp.asarray(times)
+        _check_samples(times, values, type(self).__name__)
+        last = tree_map(lambda v: v[-1], values)
+        self._check_markovian(grid, last, times[-1])
+        dtype = _time_dtype(last)
+        nodes = times[-1].astype(dtype) - self.buffer_dt * jnp.arange(self.length - 1, -1, -1, dtype=dtype)
+        resampled = _resample(times.astype(dtype), values, nodes)
+        resampled = tree_map(lambda r, v: r.at[-1].set(v[-1]), resampled, values)
+        return _fresh_state(self._record_levels(resampled, grid, nodes, physics), nodes, False, last)
+
+    def max_dt(self, grid, physics) -> float:
+        return self.inner.max_dt(grid, physics)
+
+    # --- helpers --------------------------------------------------------------
+
+    def _inner(self, u, grid, t, physics):
+        return self.inner(u, (), grid, t, physics)[0]
+
+    def _record_levels(self, samples, grid, times, physics):
+        """The buffered quantity at each level: u, or D(u) level by level."""
+        if not self.buffers_closure:
+            return samples
+        physics = {} if physics is None else physics
+        apply = jax.vmap(lambda u, s: self._inner(u, grid, s, physics))
+        try:
+            return apply(samples, times)
+        except KeyError as err:
+            raise ValueError(
+                f"{type(self).__name__}: applying the inner closure to the history failed ({err}); "
+                "pass the model's physics= to init / init_from_samples"
+            ) from None
+
+    def _history_at(self, s, u0):
+        sample = self.history(s)
+        shapes = (jax.tree_util.tree_map(jnp.shape, sample), jax.tree_util.tree_map(jnp.shape, u0))
+        if shapes[0] != shapes[1]:
+            raise ValueError(
+                f"{type(self).__name__}: history(t) must return a field shaped like u0 {shapes[1]}, got {shapes[0]}"
+            )
+        return tree_map(lambda h, u: jnp.asarray(h, jnp.result_type(u)), sample, u0)
+
+    def _check_markovian(self, grid, u0, t0):
+        inner_state = self.inner.init(grid, u0, t0)
+        if not (isinstance(inner_state, tuple) and not inner_state):
+            raise ValueError(
+                f"{type(self).__name__}: inner must be a Markovian closure (state ()), "
+                f"got {type(self.inner).__name__} with a state"
+            )
+
+
+class DiscreteDelayClosure(_DelayClosure):
+    """∂u/∂t += D(u(t − τ)), D a Markovian closure, u(t − τ) from the delay buffer.
+
+    Args:
+      inner: the Markovian closure D.
+      delay: τ ≥ 0, in model time units (τ = 0 is exactly D(u)).
+      buffer_dt: spacing of the buffered levels (default τ/32; module docstring).
+      history: ``"constant"`` (u = u0 before t0) or a callable ``history(t) -> u``.
+    """
+
+    def __init__(self, inner: Closure, delay: float, *, buffer_dt: float | None = None,
+                 history: str | Callable = "constant"):
+        self.delay = _check_time(delay, "delay", type(self).__name__)
+        super().__init__(inner, self.delay, buffer_dt, history)
+
+    def _read(self, nodes, state, current, u, grid, t, physics):
+        weights = _point_weights(nodes, t - self.delay)
+        return self._inner(_combine(weights, state, current), grid, t, physics)
+
+    def stability_rates(self, grid, physics) -> dict[str, float]:
+        """D's own rates: exact for τ → 0, an upper bound for a delayed (frozen) term."""
+        return dict(self.inner.stability_rates(grid, physics))
+
+    @property
+    def is_null(self) -> bool:
+        return self.inner.is_null
+
+
+class DistributedDelayClosure(_DelayClosure):
+    """∂u/∂t += ∫_{t−τ₁}^{t−τ₂} D(u(s)) ds, D a Markovian closure, D(u) buffered.
+
+    Args:
+      inner: the Markovian closure D (its output has units of u / time²).
+      tau1: τ₁ ≥ τ₂, the far end of the window (model time units).
+      tau2: τ₂ ≥ 0, the near end (0: the window ends at the present).
+      buffer_dt: spacing of the buffered levels (default τ₁/32; module docstring).
+      history: ``"constant"`` (D(u0) before t0) or a callable ``history(t) -> u``.
+    """
+
+    buffers_closure = True
+
+    def __init__(self, inner: Closure, tau1: float, tau2: float = 0.0, *, buffer_dt: float | None = None,
+                 history: str | Callable = "constant"):
+        name = type(self).__name__
+        self.tau1 = _check_time(tau1, "tau1", name)
+        self.tau2 = _check_time(tau2, "tau2", name)
+        if self.tau1 < self.tau2:
+            raise ValueError(
+                f"{name}: tau1 must be >= tau2 (window [t - tau1, t - tau2]), got tau1 = {tau1}, tau2 = {tau2}"
+            )
+        super().__init__(inner, self.tau1, buffer_dt, history)
+
+    def _read(self, nodes, state, current, u, grid, t, physics):
+        return _combine(_integral_weights(nodes, t - self.tau1, t - self.tau2), state, current)
+
+    def stability_rates(self, grid, physics) -> dict[str, float]:
+        """D's rates × (τ₁ − τ₂): y ≈ (τ₁ − τ₂) D(u) for a slowly varying D.
+
+        An upper bound: only the part of the window inside the current step
+        (weight ≤ (buffer_dt + dt)/2) reacts to the stage values; the rest is a
+        forcing from the stored past and does not restrict an explicit dt.
+        """
+        window = self.tau1 - self.tau2
+        return {k: rate * window for k, rate in self.inner.stability_rates(grid, physics).items()}
+
+    @property
+    def is_null(self) -> bool:
+        return self.inner.is_null or self.tau1 == self.tau2
+
+
+# --- the buffer as pure functions ----------------------------------------------
+
+
+def _fresh_state(values, times, pending: bool, like) -> DelayState:
+    values = tree_map(lambda v, u: jnp.asarray(v, jnp.result_type(u)), values, like)
+    head = jnp.asarray(times.shape[0] - 1, jnp.int32)
+    return DelayState(values, times, head, times[-1], jnp.asarray(pending))
+
+
+def _fill_pending(state: DelayState, current) -> DelayState:
+    """A lazily-filled constant history takes the first call's value at every level."""
+    values = tree_map(lambda v, c: jnp.where(state.pending, jnp.broadcast_to(c, v.shape).astype(v.dtype), v),
+                      state.values, current)
+    return state._replace(values=values, pending=jnp.zeros_like(state.pending))
+
+
+def _observe(state: DelayState, t, current, buffer_dt: float) -> DelayState:
+    """Write (t, current) into the ring: next slot after a frozen head, else the head."""
+    length = state.times.shape[0]
+    newest = state.times[state.head]
+    advance = (newest == state.committed_time) & (t > newest)
+    slot = jnp.where(advance, (state.head + 1) % length, state.head).astype(state.head.dtype)
+    values = tree_map(lambda v, c: v.at[slot].set(c.astype(v.dtype)), state.values, current)
+    committed = jnp.where(t - state.committed_time >= buffer_dt, t, state.committed_time)
+    return DelayState(values, state.times.at[slot].set(t), slot, committed, jnp.zeros_like(state.pending))
+
+
+def _chronological(times, head):
+    """The slot times oldest first: slot (head + 1 + r) mod L has rank r."""
+    length = times.shape[0]
+    return times[(head + 1 + jnp.arange(length)) % length]
+
+
+def _combine(weights, state: DelayState, current):
+    """Σ_r weights[r] · node_r: the L buffer levels, then the call's own value."""
+    length = state.times.shape[0]
+    by_slot = weights[(jnp.arange(length) - state.head - 1) % length]
+    return tree_map(lambda v, c: jnp.tensordot(by_slot, v, axes=1) + weights[-1] * c, state.values, current)
+
+
+def _point_weights(nodes, s):
+    """Weights of the piecewise-linear interpolant at s (held constant outside the nodes)."""
+    n = nodes.shape[0]
+    s = jnp.clip(s, nodes[0], nodes[-1])
+    k = jnp.sum(nodes[1:-1] <= s)  # the piece [nodes[k], nodes[k+1]] holding s
+    lower, width = nodes[k], nodes[k + 1] - nodes[k]
+    fraction = jnp.where(width > 0, (s - lower) / jnp.where(width > 0, width, 1.0), 1.0)
+    index = jnp.arange(n)
+    return jnp.where(index == k, 1.0 - fraction, 0.0) + jnp.where(index == k + 1, fraction, 0.0)
+
+
+def _integral_weights(nodes, a, b):
+    """Weights of ∫_a^b of the piecewise-linear interpolant (a ≤ b ≤ nodes[-1]).
+
+    Each piece contributes its overlap length × the interpolant at the overlap's
+    midpoint (exact for a line); before the oldest node the value is held.
+    """
+    lower, upper = nodes[:-1], nodes[1:]
+    width = upper - lower
+    start, end = jnp.clip(a, lower, upper), jnp.clip(b, lower, upper)
+    overlap = end - start
+    fraction = jnp.where(width > 0, (0.5 * (start + end) - lower) / jnp.where(width > 0, width, 1.0), 0.5)
+    weights = jnp.zeros(nodes.shape, dtype=nodes.dtype)
+    weights = weights.at[:-1].add(overlap * (1.0 - fraction)).at[1:].add(overlap * fraction)
+    return weights.at[0].add(jnp.maximum(jnp.minimum(b, nodes[0]) - a, 0.0))
+
+
+def _resample(times, values, nodes):
+    """Linear interpolation of samples (K, *field) at ``nodes``, constant outside."""
+    if times.shape[0] == 1:
+        return tree_map(lambda v: jnp.broadcast_to(v, (nodes.shape[0], *v.shape[1:])), values)
+    basis = jnp.eye(times.shape[0], dtype=times.dtype)
+    matrix = jax.vmap(lambda e: jnp.interp(nodes, times, e))(basis)  # (K, L)
+    return tree_map(lambda v: jnp.tensordot(matrix.T.astype(v.dtype), v, axes=1), values)
+
+
+# --- validation ----------------------------------------------------------------
+
+
+def _check_time(value, what: str, name: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: {what} must be a number >= 0, got {value!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name}: {what} must be a finite number >= 0, got {value}")
+    return value
+
+
+def _check_buffer_dt(buffer_dt, span: float, name: str) -> float:
+    if buffer_dt is None:
+        return span / DEFAULT_INTERVALS if span > 0 else 1.0
+    try:
+        value = float(buffer_dt)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: buffer_dt must be a number > 0, got {buffer_dt!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}: buffer_dt must be a finite number > 0, got {buffer_dt}")
+    return value
+
+
+def _check_history(history, name: str):
+    if history == "constant" or callable(history):
+        return history
+    raise ValueError(f"{name}: history must be 'constant' or a callable history(t) -> field, got {history!r}")
+
+
+def _check_samples(times, values, name: str) -> None:
+    if times.ndim != 1 or times.shape[0] < 1:
+        raise ValueError(f"{name}: times must be a non-empty 1-D array, got shape {times.shape}")
+    for leaf in jax.tree_util.tree_leaves(values):
+        if jnp.shape(leaf)[:1] != times.shape:
+            raise ValueError(f"{name}: values need a leading axis of {times.shape[0]} samples, got {jnp.shape(leaf)}")
+    if not isinstance(times, jax.core.Tracer) and bool(jnp.any(jnp.diff(times) <= 0)):
+        raise ValueError(f"{name}: times must be strictly ascending, got {times}")
+
+
+def _time_dtype(u):
+    leaf = jax.tree_util.tree_leaves(u)[0]
+    dtype = jnp.result_type(leaf)
+    return dtype if jnp.issubdtype(dtype, jnp.floating) else jnp.result_type(float)
