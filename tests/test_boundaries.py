@@ -78,11 +78,11 @@ def _field_2d(kind, order, dim, coords):
     (lo, hi) = (0.3, 1.1) if dim == 0 else (-0.5, 0.7)
     p = _polynomial(order, seed=11)
     if kind == "neumann":
-        bump, dbump = np.ones_like(along), np.zeros_like(along)  # adds a constant per line
+        bump = np.ones_like(along)  # adds a constant per line: wall gradients unchanged
     elif order >= 2:
-        bump, dbump = (along - lo) * (hi - along), lo + hi - 2 * along  # zero at both walls
+        bump = (along - lo) * (hi - along)  # zero at both walls
     else:
-        bump, dbump = np.zeros_like(along), np.zeros_like(along)
+        bump = np.zeros_like(along)
     wobble = np.cos(3 * across)
     walls = _walls(kind, p, p.deriv(), lo, hi)
     return p(along) + wobble * bump, walls

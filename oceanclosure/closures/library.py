@@ -19,7 +19,7 @@ plain `nnx.Variable` otherwise.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import jax.numpy as jnp
 import numpy as np
