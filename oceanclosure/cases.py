@@ -673,7 +673,6 @@ class NetworkConfig(_Model):
     seed: Annotated[int, Strict()] = 0
     flux_form: Flag = False
     zero_last_layer: Flag = False
-    trainable: Flag = True
     variables: tuple[Text, ...] = ("u",)
     parameters: tuple[Text, ...] = ()
     accuracy: Literal[2, 4, 6] = 2

@@ -31,7 +31,7 @@ def _network(config):
     closure = NeuralClosure(
         config.inputs, hidden=config.hidden, activation=config.activation, output_scale=config.output_scale,
         scales=dict(config.scales), seed=config.seed, flux_form=config.flux_form, variables=config.variables,
-        parameters=config.parameters, accuracy=config.accuracy, trainable=config.trainable,
+        parameters=config.parameters, accuracy=config.accuracy,
     )
     if config.zero_last_layer:
         closure.zero_last_layer()

@@ -1,0 +1,110 @@
+"""Closures from case files: every kind builds, parameter checkpoints, --closure none, examples."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import oceanclosure
+from oceanclosure import analysis, cli
+from oceanclosure.closures import (
+    DiscreteDelayClosure, DistributedDelayClosure, LibraryClosure, NeuralClosure, NoClosure, SmagorinskyClosure,
+)
+from oceanclosure.closures.checkpoint import load_parameters, parameter_arrays, save_parameters
+from oceanclosure.closures.factory import build_closures
+from oceanclosure.io import CheckpointError
+
+CASES = Path(__file__).resolve().parents[1] / "cases"
+SHOCK = CASES / "burgers_advecting_shock"
+
+
+def _case(*overrides):
+    return oceanclosure.load_case(SHOCK, ["time.stop=0.2", *overrides])
+
+
+KINDS = {
+    "library": ('{kind="library", terms=["u_xx", "dx*u*u_xx"], coefficients=[0.001, -0.5]}', LibraryClosure),
+    "neural": ('{kind="neural", inputs=["u", "u_x", "nu", "dx"], parameters=["nu"], hidden=[4, 3]}', NeuralClosure),
+    "discrete": ('{kind="discrete_delay", delay=0.05, terms=["u_xx"], coefficients=[0.001]}', DiscreteDelayClosure),
+    "distributed": ('{kind="distributed_delay", tau1=0.075, network={inputs=["u", "u_x", "u_xx", "nu", "dx"], '
+                    'parameters=["nu"], output_scale="abs_u"}}', DistributedDelayClosure),
+    "smagorinsky": ('{kind="smagorinsky", cs=0.5}', SmagorinskyClosure),
+}
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_every_kind_builds_and_runs_from_a_case(name):
+    table, cls = KINDS[name]
+    case = _case(f"closure=[{table}]")
+    closure = build_closures(case)
+    assert isinstance(closure, cls)
+    ds = oceanclosure.run(case)
+    assert np.all(np.isfinite(ds["u"].values))
+    assert ds.attrs["closure"] == cls.__name__
+
+
+def test_closures_in_a_list_sum():
+    case = _case(f"closure=[{KINDS['library'][0]}, {KINDS['smagorinsky'][0]}]")
+    assert oceanclosure.run(case).attrs["closure"] == "LibraryClosure + SmagorinskyClosure"
+
+
+def test_parameters_file_round_trip_and_spec_mismatch(tmp_path):
+    case_dir = shutil.copytree(SHOCK, tmp_path / "case", ignore=shutil.ignore_patterns("output"))
+    net = '{kind="neural", inputs=["u", "u_x"], hidden=[4], seed=3}'
+    trained = build_closures(oceanclosure.load_case(case_dir, [f"closure=[{net}]"]))
+    save_parameters(trained, case_dir / "net.npz", spec=[{"kind": "neural"}])
+    other_seed = net.replace("seed=3", "seed=9").replace("}", ', parameters_file="net.npz"}')
+    loaded = build_closures(oceanclosure.load_case(case_dir, [f"closure=[{other_seed}]"]))
+    for key, value in parameter_arrays(trained).items():
+        np.testing.assert_array_equal(parameter_arrays(loaded)[key], value)
+    wider = other_seed.replace("hidden=[4]", "hidden=[5]")
+    with pytest.raises(CheckpointError, match="has shape"):
+        build_closures(oceanclosure.load_case(case_dir, [f"closure=[{wider}]"]))
+
+
+def test_corrupt_or_edited_parameters_are_refused(tmp_path):
+    closure = LibraryClosure(["u_xx"], [0.1])
+    path = save_parameters(closure, tmp_path / "p.npz")
+    with pytest.raises(FileExistsError):
+        save_parameters(closure, path)
+    np.savez(tmp_path / "p.npz", coefficients=np.array([[0.2]], dtype=np.float32))  # edited behind the sidecar
+    with pytest.raises(CheckpointError, match="checksum"):
+        load_parameters(LibraryClosure(["u_xx"]), path)
+    (tmp_path / "p.npz").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_parameters(LibraryClosure(["u_xx"]), path)
+    with pytest.raises(CheckpointError, match="do not exist"):
+        load_parameters(LibraryClosure(["u_xx"]), tmp_path / "missing.npz")
+
+
+def test_cli_closure_none_is_the_baseline(tmp_path, capsys):
+    lib = 'closure=[{kind="library", terms=["u_xx"], coefficients=[0.002]}]'
+    args = ["run", str(SHOCK), "--no-plot", "--set", "time.stop=0.3", "--set", lib]
+    assert cli.main(args + ["--out", str(tmp_path / "with.nc")]) == 0
+    assert cli.main(args + ["--out", str(tmp_path / "none.nc"), "--closure", "none"]) == 0
+    assert cli.main(["run", str(SHOCK), "--no-plot", "--set", "time.stop=0.3", "--out", str(tmp_path / "bare.nc")]) == 0
+    with_closure, none, bare = (analysis.open_run(tmp_path / f) for f in ("with.nc", "none.nc", "bare.nc"))
+    assert none.attrs["closure"] == "NoClosure"
+    assert not np.allclose(with_closure["u"], none["u"])
+    np.testing.assert_array_equal(none["u"].values, bare["u"].values)
+
+
+@pytest.mark.parametrize("name, bound", [("delay_method_of_steps", 1e-3), ("distributed_delay_decay", 1e-3)])
+def test_delay_example_cases_match_their_exact_solutions(name, bound):
+    ds = oceanclosure.run(oceanclosure.load_case(CASES / name))
+    error = float(np.abs(ds["u"] - ds["u_truth"]).max())
+    assert error <= bound
+
+
+def test_library_example_from_a_case_file():
+    case = oceanclosure.load_case(CASES / "delay_method_of_steps", [
+        'closure=[{kind="library", terms=["u_xx"], coefficients=[0.05]}]',
+        "initial_condition.expression=sin(2*pi*x)", "boundary.kind=\"periodic\"", "time.stop=0.5"])
+    ds = oceanclosure.run(case)
+    expected = np.exp(-0.05 * (2 * np.pi) ** 2 * ds.time) * np.sin(2 * np.pi * ds.x)
+    np.testing.assert_allclose(ds["u"], expected, atol=0.02)
+
+
+def test_no_closure_case_builds_no_closure():
+    assert isinstance(build_closures(_case()), NoClosure)
