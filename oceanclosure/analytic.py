@@ -199,6 +199,8 @@ def advecting_shock(x, t, *, nu: float) -> np.ndarray:
     t = _scalar_t(t)
     if t <= -1.0:
         raise ValueError("advecting_shock requires t > -1")
+    if not nu > 0:
+        raise ValueError(f"advecting_shock needs nu > 0 (Re = 1/nu), got nu = {nu}")
     re = 1.0 / float(nu)
     tp1 = t + 1.0
     z = 0.5 * np.log(tp1) - re / 16.0 + re * x * x / (4.0 * tp1)

@@ -142,7 +142,8 @@ def _ic_from_file(path: Path, variable: str, grid: Grid) -> np.ndarray:
     except InputError:
         raise
     except Exception as err:  # netCDF4/HDF5 raise a variety of errors on corrupt files
-        raise InputError(f"initial_condition.file: cannot read {path} as netCDF ({err})") from None
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"initial_condition.file: cannot read {path} as netCDF ({reason})") from None
     if "time" in da.dims:
         da = da.isel(time=0)
     values = np.asarray(da.values, dtype=np.float64)

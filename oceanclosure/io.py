@@ -43,7 +43,9 @@ def package_version() -> str:
 
         return version("oceanclosure")
     except Exception:  # not installed (running from a source tree)
-        return "0+unknown"
+        from . import __version__
+
+        return __version__
 
 
 def git_revision() -> str:
@@ -58,9 +60,16 @@ def git_revision() -> str:
 
 
 def check_writable(path: Path, overwrite: bool) -> Path:
+    """Refuse an existing file without ``overwrite``; make sure the folder can exist."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} already exists; pass --overwrite (overwrite=True) to replace it")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"cannot create the folder for {path}: {err.strerror or err}") from None
     return path
 
 
@@ -68,15 +77,22 @@ def check_writable(path: Path, overwrite: bool) -> Path:
 def atomic_path(path: Path, overwrite: bool = False):
     """Yield a temporary path beside ``path``; rename it into place on success."""
     path = check_writable(Path(path), overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual mode
+        check_writable(path, overwrite)  # the file may have appeared while we were writing
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_netcdf(ds: xr.Dataset, path, overwrite: bool = False) -> Path:
@@ -155,6 +171,15 @@ def save_state(state, path, metadata: Mapping[str, object] = (), overwrite: bool
         with open(tmp, "wb") as fh:
             np.savez(fh, __meta__=np.asarray(json.dumps(meta)), **arrays)
     return Path(path)
+
+
+def read_state_metadata(path) -> dict:
+    """The metadata stored with a checkpoint by `save_state`."""
+    try:
+        with np.load(Path(path), allow_pickle=False) as data:
+            return json.loads(str(data["__meta__"]))
+    except (OSError, ValueError, KeyError) as err:
+        raise CheckpointError(f"checkpoint {path} is unreadable or corrupt ({err}); delete it or restore a good copy") from None
 
 
 def load_state(path, like):

@@ -46,18 +46,22 @@ def run(case, closure=None, progress=None) -> xr.Dataset:
         closure = build_closures(case)
     sim = build_simulation(case, closure)
     u0 = initial_condition(case, sim.grid, dtype)
+    truth = analytic_truth(case)
+    if truth is not None:
+        truth(case.time.stop)  # fail before integrating if the truth does not reach the end
     state = sim.initial_state(jnp.asarray(u0), case.time.start)
     started = _time.perf_counter()
     try:
         trajectory = sim.run(state, case.time.stop, case.time.output_interval, progress=progress)
     except BlowUpError as err:
-        raise RunBlowUpError(str(err), _dataset(case, sim, err.trajectory, _time.perf_counter() - started)) from None
-    return _dataset(case, sim, trajectory, _time.perf_counter() - started)
+        partial = _dataset(case, sim, err.trajectory, _time.perf_counter() - started, truth)
+        partial.attrs["incomplete"] = f"the run stopped being finite after t = {float(err.trajectory.times[-1]):g}"
+        raise RunBlowUpError(str(err), partial) from None
+    return _dataset(case, sim, trajectory, _time.perf_counter() - started, truth)
 
 
-def _dataset(case, sim, trajectory: Trajectory, wall_seconds: float) -> xr.Dataset:
+def _dataset(case, sim, trajectory: Trajectory, wall_seconds: float, truth) -> xr.Dataset:
     fields = {"u": (trajectory.u, "state of this run")}
-    truth = analytic_truth(case)
     if truth is not None:
         fields["u_truth"] = (np.stack([truth(t) for t in trajectory.times]), f"analytic solution '{case.truth.analytic}'")
     attrs = {

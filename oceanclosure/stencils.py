@@ -29,6 +29,12 @@ import numpy as np
 
 from .grid import DIMENSION_NAMES, Grid
 
+class FeatureError(ValueError, KeyError):
+    """A feature name that this grid or model cannot provide (a ValueError and a KeyError)."""
+
+    __str__ = ValueError.__str__
+
+
 _DERIVATIVE = re.compile(r"^([A-Za-z][A-Za-z0-9]*)_([xy]+)$")
 
 
@@ -141,6 +147,8 @@ def _feature(name, fields, grid, physics, accuracy, like):
         return fields[name]
     parsed = parse_feature(name)
     if parsed is not None and parsed[0] in fields:
+        if any(parsed[1][grid.ndim :]):
+            raise FeatureError(f"feature {name!r} differentiates along y, but the grid is {grid.ndim}D")
         value = fields[parsed[0]]
         for dim, order in enumerate(parsed[1][: grid.ndim]):
             value = derivative(value, grid, dim, order, accuracy)
@@ -150,7 +158,9 @@ def _feature(name, fields, grid, physics, accuracy, like):
         return jnp.full_like(like, steps[name])
     if name in physics and physics[name] is not None and np.ndim(physics[name]) == 0:
         return jnp.broadcast_to(jnp.asarray(physics[name], dtype=like.dtype), like.shape)
-    raise KeyError(
+    known = [k for k, v in physics.items() if v is not None and np.ndim(v) == 0]
+    raise FeatureError(
         f"unknown feature {name!r}: expected a state ({', '.join(fields)}), a derivative such as "
-        f"'u_xx', a step ({', '.join(steps)}) or a physical parameter ({', '.join(physics)})"
+        f"'u_xx', a step ({', '.join(list(steps)[: grid.ndim])}) or a physical parameter of this model "
+        f"({', '.join(known) or 'none'})"
     )

@@ -81,6 +81,9 @@ def get_stepper(stepper: str | ButcherTableau) -> ButcherTableau:
         raise ValueError(f"unknown stepper {stepper!r}; known steppers: {', '.join(STEPPERS)}") from None
 
 
+MAX_OUTPUTS = 1_000_000
+
+
 class StabilityError(ValueError):
     """A time step or stepper that cannot be stable for the problem."""
 
@@ -113,6 +116,11 @@ def steps_between_outputs(interval: float, dt: float) -> tuple[int, float]:
 def output_times(start: float, stop: float, interval: float) -> np.ndarray:
     """Output times start, start + interval, ..., ending exactly at stop."""
     count = math.floor((stop - start) / interval + 1e-9)
+    if count > MAX_OUTPUTS:
+        raise ValueError(
+            f"time: {count} output times from {start:g} to {stop:g} every {interval:g}; at most {MAX_OUTPUTS} "
+            "are kept in memory: raise time.output_interval"
+        )
     times = start + interval * np.arange(count + 1)
     if stop - times[-1] > 1e-9 * max(1.0, abs(stop)):
         times = np.append(times, stop)

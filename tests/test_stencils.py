@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from oceanclosure.grid import Grid
-from oceanclosure.stencils import derivative, feature_names, features, fd_weights, half_width
+from oceanclosure.stencils import FeatureError, derivative, feature_names, features, fd_weights, half_width
 
 EXACT = {1: np.cos, 2: lambda x: -np.sin(x), 3: lambda x: -np.cos(x), 4: np.sin}
 
@@ -69,8 +69,10 @@ def test_2d_features_and_parameters():
     np.testing.assert_allclose(f["u_xy"], -2 * np.cos(x) * np.sin(2 * y), atol=0.1)
     assert float(f["dx"][0, 0]) == grid.dx and float(f["dy"][3, 2]) == grid.dy
     assert f["nu"].shape == u.shape and float(f["nu"][1, 1]) == 0.1
-    with pytest.raises(KeyError, match="unknown feature 'v_x'"):
+    with pytest.raises(FeatureError, match="unknown feature 'v_x'"):
         features({"u": u}, grid, ["v_x"], {})
+    with pytest.raises(FeatureError, match="grid is 1D"):
+        features({"u": u[0]}, Grid.uniform(64, [0.0, 1.0]), ["u_xy"], {})
     assert "u_xy" in feature_names(["u"], 2, 2) and "u_xy" not in feature_names(["u"], 1, 2)
 
 

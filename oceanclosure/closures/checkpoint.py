@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ..io import CheckpointError, atomic_path, provenance
+from ..io import CheckpointError, atomic_path, check_writable, provenance
 
 
 def _flat(closure) -> list[tuple[str, object]]:
@@ -48,6 +48,7 @@ def save_parameters(closure, path, spec: Sequence[Mapping] = (), overwrite: bool
                     metadata: Mapping[str, object] = ()) -> Path:
     """Write ``path`` (.npz) and its ``.json`` sidecar atomically."""
     path = Path(path)
+    check_writable(sidecar_path(path), overwrite)  # refuse before writing either file
     arrays = parameter_arrays(closure)
     manifest = {
         "format": "oceanclosure-closure-parameters/1",
@@ -60,7 +61,7 @@ def save_parameters(closure, path, spec: Sequence[Mapping] = (), overwrite: bool
     with atomic_path(path, overwrite) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-    with atomic_path(sidecar_path(path), overwrite=True) as tmp:
+    with atomic_path(sidecar_path(path), overwrite) as tmp:
         tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return path
 

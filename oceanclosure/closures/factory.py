@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..build import build_grid
 from .base import Closure, NoClosure, as_closure
 from .checkpoint import load_parameters
 from .library import LibraryClosure
@@ -55,29 +56,29 @@ def _inner(config, case) -> Closure:
     return _library(config)
 
 
-def _history(config, case):
+def _history(config, case, span: float):
     if config.history == "constant":
         return "constant"
-    return history_from_file(case.resolve_path(config.history), variable="u")
+    return history_from_file(case.resolve_path(config.history), build_grid(case), case.time.start, span)
 
 
-def history_from_file(path: Path, variable: str = "u") -> Callable:
-    """``history(t) -> field``: linear interpolation in time of a netCDF variable (time, ...)."""
-    import xarray as xr
+def history_from_file(path: Path, grid, start: float, span: float, variable: str = "u") -> Callable:
+    """``history(t) -> field``: linear interpolation in time of ``variable(time, x[, y])``.
 
-    from ..io import CheckpointError
-
-    try:
-        with xr.open_dataset(path, decode_times=False) as ds:
-            da = ds[variable].load()
-    except (OSError, ValueError, KeyError) as err:
-        raise CheckpointError(f"closure history {path}: cannot read variable '{variable}' ({err})") from None
-    times = np.asarray(da["time"].values, dtype=float)
-    values = np.asarray(da.values, dtype=float)
+    The file must cover [start − span, start] and hold the case's cell centres. The
+    buffer keeps a few levels beyond −span for sizing; those are never read, and
+    get the file's first snapshot.
+    """
+    times, values = _read_history(path, grid, variable)
+    tol = 1e-9 * max(1.0, abs(start), span)
+    if times[0] > start - span + tol or times[-1] < start - tol:
+        raise ValueError(
+            f"closure history {path} covers t in [{times[0]:g}, {times[-1]:g}]; the delay needs "
+            f"[{start - span:g}, {start:g}]"
+        )
 
     def history(t: float):
-        if not times[0] - 1e-12 <= t <= times[-1] + 1e-12:
-            raise ValueError(f"closure history {path} covers t in [{times[0]:g}, {times[-1]:g}], not t = {t:g}")
+        t = float(np.clip(t, times[0], times[-1]))
         k = int(np.clip(np.searchsorted(times, t) - 1, 0, len(times) - 2))
         w = (t - times[k]) / (times[k + 1] - times[k])
         return (1 - w) * values[k] + w * values[k + 1]
@@ -85,18 +86,42 @@ def history_from_file(path: Path, variable: str = "u") -> Callable:
     return history
 
 
+def _read_history(path: Path, grid, variable: str):
+    import xarray as xr
+
+    from ..grid import DIMENSION_NAMES
+
+    dims = ("time",) + tuple(reversed(DIMENSION_NAMES[: grid.ndim]))
+    try:
+        with xr.open_dataset(path, decode_times=False) as ds:
+            da = ds[variable].load()
+    except (OSError, ValueError, KeyError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"closure history {path}: cannot read variable '{variable}' ({reason})") from None
+    if set(da.dims) != set(dims):
+        raise ValueError(f"closure history {path}: '{variable}' has dims {da.dims}, expected {dims}")
+    da = da.transpose(*dims)
+    for dim, name in enumerate(DIMENSION_NAMES[: grid.ndim]):
+        if name in da.coords and not np.allclose(da[name].values, grid.centers(dim), rtol=1e-6, atol=1e-9):
+            raise ValueError(f"closure history {path}: its {name} coordinate is not the case grid's cell centres")
+    times = np.asarray(da["time"].values, dtype=float)
+    if len(times) < 2 or np.any(np.diff(times) <= 0):
+        raise ValueError(f"closure history {path}: needs at least two snapshots at increasing times")
+    return times, np.asarray(da.values, dtype=float)
+
+
 def _discrete_delay(config, case):
     from .delay import DiscreteDelayClosure
 
     return DiscreteDelayClosure(_inner(config, case), config.delay, buffer_dt=config.buffer_dt,
-                                history=_history(config, case))
+                                history=_history(config, case, config.delay))
 
 
 def _distributed_delay(config, case):
     from .delay import DistributedDelayClosure
 
     return DistributedDelayClosure(_inner(config, case), config.tau1, config.tau2, buffer_dt=config.buffer_dt,
-                                   history=_history(config, case))
+                                   history=_history(config, case, config.tau1))
 
 
 def _smagorinsky(config, case):
@@ -138,6 +163,17 @@ def build_closure(config, case=None) -> Closure:
     return _with_parameters(BUILDERS[config.kind](config, case), config, case)
 
 
-def build_closures(case) -> Closure:
-    """The sum of the case's closures (`NoClosure` when it has none)."""
-    return as_closure([build_closure(c, case) for c in case.closures])
+TRAINED_PARAMETERS = Path("closure") / "parameters.npz"
+
+
+def build_closures(case, trained: bool = True) -> Closure:
+    """The sum of the case's closures (`NoClosure` when it has none).
+
+    With ``trained`` (the default) a trained ``closure/parameters.npz`` in the case
+    directory, written by ``oceanclosure train``, is loaded (checksum verified).
+    """
+    closure = as_closure([build_closure(c, case) for c in case.closures])
+    path = case.directory / TRAINED_PARAMETERS
+    if trained and not closure.is_null and path.exists():
+        closure = load_parameters(closure, path)
+    return closure
