@@ -19,11 +19,26 @@ Sections (defaults in parentheses)::
     [physics]            model = "advection_diffusion" | "burgers" | "kdv_burgers", its
                          parameters, scheme ("muscl_vanleer")
     [initial_condition]  exactly one of expression, file (+ variable "u"), truth = true
-    [truth]              analytic, parameters ({})                     (optional)
+                         (truth = true needs an analytic truth)
+    [truth]              exactly one source (optional section):
+                           analytic, parameters ({});
+                           fine = {refine (8), scheme, stepper, cfl | dt, precision,
+                                   physics ({}: parameter overrides, may change model)};
+                           file (+ variable "u");
+                         output ("truth/truth.nc": where a generated truth is written)
     [time]               start (0.0), stop, output_interval, stepper ("ssprk3"),
                          cfl (0.5) or dt
     [output]             file ("output/run.nc"), plot (true)           (optional)
     [[closure]]          kind = "none"                                  (optional, [])
+    [observations]       every (1), cells ("all" | stride | [i, ...] | [[j, i], ...]),
+                         noise (0.0), seed (0), weights ({u = 1.0}), file   (optional)
+    [training]           window (3), batch (8), steps (300), optimizer ("rmsprop" |
+                         "adam"), learning_rate (0.075), decay_rate (0.97), decay_steps
+                         (100), clip_norm (1.0), loss ("l1" | "mse" | "l1+mse"), l1 (0),
+                         l2 (0), prune_threshold (0), seed (0), checkpoint_every (50),
+                         train_times ([start, stop]), validation_times, configurations
+                         ([[]]: lists of --set strings), max_failures (20), ensemble (1)
+                                                                        (optional)
 
 To add a physics model or a closure kind, define a model class with a ``Literal``
 tag field (``model`` / ``kind``) and add it to ``PHYSICS_MODELS`` /
@@ -89,6 +104,11 @@ __all__ = [
     "PHYSICS_MODELS",
     "InitialConditionConfig",
     "TruthConfig",
+    "FineTruthConfig",
+    "ObservationsConfig",
+    "TrainingConfig",
+    "merged_physics",
+    "check_training",
     "TimeConfig",
     "OutputConfig",
     "NoClosureConfig",
@@ -104,6 +124,8 @@ SCHEMES = ("upwind", "muscl_minmod", "muscl_vanleer", "weno5", "central")
 STEPPERS = ("euler", "ssprk3", "rk4")
 PRECISIONS = ("float32", "float64")
 IC_SOURCES = ("expression", "file", "truth")
+TRUTH_SOURCES = ("analytic", "fine", "file")
+STATE_VARIABLES = ("u",)
 TIME_STEP_CHOICES = ("dt", "cfl")
 SIDES = {1: ("left", "right"), 2: ("left", "right", "bottom", "top")}
 SPATIAL = {1: ("x",), 2: ("x", "y")}
@@ -165,6 +187,8 @@ class _Context:
     directory: Path | None = None
     analytic: Mapping[str, Callable] | None = None
     has_truth: bool | None = None
+    analytic_truth: bool | None = None
+    shape: tuple[int, ...] | None = None
     parse: Callable | None = None
 
     @classmethod
@@ -528,8 +552,14 @@ class InitialConditionConfig(_Model):
     @field_validator("truth")
     @classmethod
     def _needs_truth(cls, truth: bool | None, info: ValidationInfo) -> bool | None:
-        if truth and _Context.of(info).has_truth is False:
+        ctx = _Context.of(info)
+        if truth and ctx.has_truth is False:
             raise _Problems([_Problem((), "requires a [truth] section (with analytic = ...)",
+                                      truth)])
+        if truth and ctx.analytic_truth is False:
+            raise _Problems([_Problem((), "requires an analytic truth ([truth] analytic = "
+                                      "...): a fine or file truth cannot give the initial "
+                                      "state; use initial_condition.expression or file",
                                       truth)])
         return truth
 
@@ -546,21 +576,97 @@ class InitialConditionConfig(_Model):
         return problems
 
 
-class TruthConfig(_Model):
-    """``[truth]``: a named analytic solution and its extra parameters."""
+def merged_physics(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The physics table ``base`` with ``changes`` applied (e.g. ``truth.fine.physics``).
 
-    analytic: Text
+    If ``changes`` switches ``model``, keys of ``base`` that the new model does not
+    have are dropped (burgers -> kdv_burgers keeps nu and scheme, adds a and b).
+    """
+    merged = dict(base)
+    if "model" in changes and changes["model"] != base.get("model"):
+        fields = next((m.model_fields for m in PHYSICS_MODELS
+                       if changes["model"] in _tags(m, "model")), None)
+        if fields is not None:
+            merged = {k: v for k, v in merged.items() if k in fields}
+    merged.update(_thaw(changes))
+    return merged
+
+
+class FineTruthConfig(_Model):
+    """``truth.fine``: the case itself on a grid ``refine`` times finer, cell-averaged back.
+
+    ``scheme``, ``stepper``, ``cfl`` / ``dt`` and ``precision`` replace the case's for
+    the fine run (if ``cfl`` and ``dt`` are both absent, the case's cfl is used, or
+    cfl = 0.5 when the case fixes dt); ``physics`` overrides physics parameters and may
+    name a richer ``model`` (validated against that model's fields).
+    """
+
+    refine: Annotated[int, Strict(), Field(ge=2)] = 8
+    scheme: Optional[Scheme] = None
+    stepper: Optional[Literal[STEPPERS]] = None
+    cfl: Optional[Annotated[Number, Field(gt=0, le=1)]] = None
+    dt: Optional[Positive] = None
+    precision: Optional[Literal[PRECISIONS]] = None
+    physics: dict[Text, Any] = Field(default_factory=dict)
+
+    def _problems(self, ctx):
+        if self.cfl is not None and self.dt is not None:
+            return [_Problem(("dt",), "cannot be given together with cfl; give one of them",
+                             self.dt)]
+        return []
+
+
+class TruthConfig(_Model):
+    """``[truth]``: exactly one source (``analytic``, ``fine`` or ``file``), and ``output``.
+
+    ``parameters`` are extra parameters of the analytic solution; ``variable`` names
+    the field in ``file``; ``output`` is where a generated truth is written
+    (relative to the case directory).
+    """
+
+    analytic: Optional[Text] = None
     parameters: dict[Text, Number] = Field(default_factory=dict)
+    fine: Optional[FineTruthConfig] = None
+    file: Optional[Text] = None
+    variable: Optional[Text] = None
+    output: Text = "truth/truth.nc"
+
+    @property
+    def source(self) -> str:
+        """Which source is used: "analytic", "fine" or "file"."""
+        return next(name for name in TRUTH_SOURCES if getattr(self, name) is not None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "file" in data and "variable" not in data:
+            data = {**data, "variable": "u"}
+        return data
 
     @field_validator("analytic")
     @classmethod
-    def _known(cls, name: str, info: ValidationInfo) -> str:
+    def _known(cls, name: str | None, info: ValidationInfo) -> str | None:
         ctx = _Context.of(info)
         registry = ctx.analytic if info.context else _analytic_registry(None)
-        if registry is not None and name not in registry:
+        if name is not None and registry is not None and name not in registry:
             raise _Problems([_Problem((), "unknown analytic solution (allowed: "
                                       f"{', '.join(sorted(registry))})", name)])
         return name
+
+    def _problems(self, ctx):
+        sources = [n for n in TRUTH_SOURCES if getattr(self, n) is not None]
+        problems = []
+        if len(sources) != 1:
+            got = ", ".join(sources) if sources else "none"
+            problems.append(_Problem((), "give exactly one source: analytic, fine or file "
+                                     f"(got {got})"))
+        if self.parameters and self.analytic is None:
+            problems.append(_Problem(("parameters",), "only allowed together with analytic",
+                                     self.parameters))
+        if self.variable is not None and self.file is None:
+            problems.append(_Problem(("variable",), "only allowed together with file",
+                                     self.variable))
+        return problems + _file_problem(self.file, "file", ctx)
 
 
 # --------------------------------------------------------------------------
@@ -764,6 +870,173 @@ ClosureConfig = Annotated[Union[CLOSURE_KINDS], Field(discriminator="kind")]
 
 
 # --------------------------------------------------------------------------
+# [observations], [training]
+
+
+def _index_list(value: Any) -> tuple | None:
+    if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool)
+                                                for v in value):
+        return tuple(value)
+    return None
+
+
+def _cells(value: Any, info: ValidationInfo) -> str | int | tuple:
+    """"all", a stride (int >= 1), or cell indices: [i, ...] in 1D, [[j, i], ...] in 2D."""
+    ctx = _Context.of(info)
+    if value == "all" or (isinstance(value, int) and not isinstance(value, bool)):
+        if isinstance(value, int) and value < 1:
+            raise _Problems([_Problem((), "a stride must be >= 1", value)])
+        return value
+    ndim = ctx.ndim
+    shape_error = _Problem((), 'expected "all", a stride (integer >= 1) or a list of cell '
+                           "indices ([i, ...] in 1D, [[j, i], ...] in 2D)", value)
+    if not isinstance(value, (list, tuple)) or not value:
+        raise _Problems([shape_error])
+    flat = _index_list(value)
+    pairs = None if flat is not None else tuple(map(_index_list, value))
+    if flat is None and (None in pairs or any(len(p) != 2 for p in pairs)):
+        raise _Problems([shape_error])
+    cells = flat if flat is not None else pairs
+    if ndim is not None and (flat is not None) != (ndim == 1):
+        want = "[i, ...] (cell indices along x)" if ndim == 1 else "[[j, i], ...] (y, x index pairs)"
+        raise _Problems([_Problem((), f"a {ndim}D grid needs {want}", value)])
+    problems = [_Problem((k,), "repeats an earlier cell", _thaw(c))
+                for k, c in enumerate(cells) if c in cells[:k]]
+    if ctx.shape is not None:
+        limits = tuple(reversed(ctx.shape))  # array order: (nx,) or (ny, nx)
+        for k, cell in enumerate(cells):
+            index = (cell,) if flat is not None else cell
+            if any(not 0 <= i < n for i, n in zip(index, limits)):
+                bounds = " and ".join(f"{name} index in 0..{n - 1}" for name, n in
+                                      zip(("j (y)", "i (x)") if len(limits) == 2 else ("i",), limits))
+                problems.append(_Problem((k,), f"outside the grid (need {bounds})", _thaw(cell)))
+    if problems:
+        raise _Problems(problems)
+    return cells
+
+
+class ObservationsConfig(_Model):
+    """``[observations]``: which truth values the training loss sees.
+
+    Every ``every``-th truth output time, at ``cells`` ("all", a stride along each
+    axis, or explicit indices), plus Gaussian noise of std ``noise`` (units of the
+    variable) drawn with ``seed``; ``weights`` per variable in the loss. ``file``
+    replaces the sampling (every, cells, noise) with a user observation netCDF.
+    """
+
+    every: Annotated[int, Strict(), Field(ge=1)] = 1
+    cells: Annotated[Union[str, int, tuple], PlainValidator(_cells),
+                     PlainSerializer(_thaw)] = "all"
+    noise: NonNegative = 0.0
+    seed: Annotated[int, Strict()] = 0
+    weights: dict[Text, NonNegative] = Field(default_factory=lambda: {"u": 1.0})
+    file: Optional[Text] = None
+
+    def _problems(self, ctx):
+        problems = [_Problem(("weights", name), "unknown variable (allowed: "
+                             f"{', '.join(STATE_VARIABLES)})") for name in self.weights
+                    if name not in STATE_VARIABLES]
+        if not any(self.weights.values()):
+            problems.append(_Problem(("weights",), "give at least one weight > 0",
+                                     self.weights))
+        if self.file is not None:
+            defaults = {"every": 1, "cells": "all", "noise": 0.0}
+            problems += [_Problem((key,), "not used with observations.file (the file sets "
+                                  "the times and cells); remove it", getattr(self, key))
+                         for key, default in defaults.items() if getattr(self, key) != default]
+        return problems + _file_problem(self.file, "file", ctx)
+
+
+def _interval(value: Any) -> tuple[float, float]:
+    """[t0, t1] with finite t1 > t0."""
+    ok = (isinstance(value, (list, tuple)) and len(value) == 2 and all(map(_is_number, value))
+          and all(map(math.isfinite, value)))
+    if not ok:
+        raise _Problems([_Problem((), "expected [t0, t1] with finite numbers", value)])
+    if not value[1] > value[0]:
+        raise _Problems([_Problem((), "t1 must be > t0", list(value))])
+    return float(value[0]), float(value[1])
+
+
+Interval = Annotated[tuple[float, float], PlainValidator(_interval), PlainSerializer(_thaw)]
+Fraction = Annotated[Number, Field(gt=0, le=1)]
+
+
+class TrainingConfig(_Model):
+    """``[training]``: a-posteriori training settings (read by the trainer).
+
+    Each sample rolls the closure-augmented solver out for ``window`` output
+    intervals from a truth state; ``batch`` start times per optimizer step, ``steps``
+    steps; ``optimizer`` with learning rate ``learning_rate × decay_rate^(step /
+    decay_steps)`` and gradient clipping to ``clip_norm``; ``loss`` at observation
+    times plus ``l1`` / ``l2`` penalties on closure parameters; library coefficients
+    below ``prune_threshold`` are zeroed after every step. Start times are drawn in
+    ``train_times`` (default: the whole run, filled in on loading). ``configurations``
+    are lists of ``--set`` overrides, each a training configuration ([[]]: the case),
+    validated on loading. Whether the times and window fit the run is checked by
+    `check_training` (not on loading).
+    """
+
+    window: Count = 3
+    batch: Count = 8
+    steps: Count = 300
+    optimizer: Literal["rmsprop", "adam"] = "rmsprop"
+    learning_rate: Positive = 0.075
+    decay_rate: Fraction = 0.97
+    decay_steps: Count = 100
+    clip_norm: Positive = 1.0
+    loss: Literal["l1", "mse", "l1+mse"] = "l1"
+    l1: NonNegative = 0.0
+    l2: NonNegative = 0.0
+    prune_threshold: NonNegative = 0.0
+    seed: Annotated[int, Strict()] = 0
+    checkpoint_every: Count = 50
+    train_times: Optional[Interval] = None
+    validation_times: Optional[Interval] = None
+    configurations: tuple[tuple[Text, ...], ...] = ((),)
+    max_failures: Count = 20
+    ensemble: Count = 1
+
+    def _problems(self, ctx):
+        if not self.configurations:
+            return [_Problem(("configurations",), "give at least one configuration ([[]] is "
+                             "the case itself)", [])]
+        return []
+
+
+def check_training(case: "Case") -> None:
+    """Raise `CaseError` unless the training times and window fit the case's run.
+
+    ``train_times`` and ``validation_times`` must lie in [time.start, time.stop] and
+    ``window`` output intervals must fit in ``train_times``. The trainer calls this;
+    loading does not, so that ``run --set time.stop=...`` still works on a case
+    with a ``[training]`` section.
+    """
+    if case.training is not None:
+        problems = _training_problems(case.training, case.time)
+        if problems:
+            raise CaseError(_report(case.path, case.overrides, problems))
+
+
+def _training_problems(training: TrainingConfig, time: TimeConfig) -> list[_Problem]:
+    """Training times inside the run, and a window that fits in the training data."""
+    problems = []
+    for key in ("train_times", "validation_times"):
+        span = getattr(training, key)
+        if span is not None and not (time.start <= span[0] and span[1] <= time.stop):
+            problems.append(_Problem(("training", key), f"must lie within [time.start, "
+                                     f"time.stop] = [{time.start:g}, {time.stop:g}]", list(span)))
+    t0, t1 = training.train_times or (time.start, time.stop)
+    length = training.window * time.output_interval
+    if length > (t1 - t0) * (1 + 1e-9):
+        problems.append(_Problem(("training", "window"), f"{training.window} output intervals "
+                                 f"(= {length:g}) is longer than the training data "
+                                 f"(train_times span {t1 - t0:g}); shorten window or widen "
+                                 "train_times", training.window))
+    return problems
+
+
+# --------------------------------------------------------------------------
 # sections
 
 
@@ -782,6 +1055,8 @@ _SECTIONS = {
     "time": _Section(TimeConfig, True),
     "output": _Section(OutputConfig, False, OutputConfig()),
     "closure": _Section(tuple[ClosureConfig, ...], False, ()),
+    "observations": _Section(ObservationsConfig, False, ObservationsConfig()),
+    "training": _Section(Optional[TrainingConfig], False),
 }
 _ADAPTERS = {name: TypeAdapter(s.annotation) for name, s in _SECTIONS.items()}
 
@@ -878,6 +1153,8 @@ class Case:
       grid, boundary, physics, initial_condition, time, output: validated sections.
       truth: the ``[truth]`` section, or None.
       closures: the ``[[closure]]`` tables, in order.
+      observations: the ``[observations]`` section (defaults when absent).
+      training: the ``[training]`` section (``train_times`` filled in), or None.
       raw: the TOML as read, with overrides applied (read-only; no defaults).
       overrides: the ``--set`` strings applied, in order.
     """
@@ -892,6 +1169,8 @@ class Case:
     output: OutputConfig
     truth: Optional[TruthConfig] = None
     closures: tuple[ClosureConfig, ...] = ()
+    observations: ObservationsConfig = dataclasses.field(default_factory=ObservationsConfig)
+    training: Optional[TrainingConfig] = None
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False,
                                                repr=False)
     overrides: tuple[str, ...] = dataclasses.field(default=(), compare=False)
@@ -918,6 +1197,9 @@ class Case:
         if self.truth is not None:
             resolved["truth"] = dump(self.truth)
         resolved["closure"] = [dump(c) for c in self.closures]
+        resolved["observations"] = dump(self.observations)
+        if self.training is not None:
+            resolved["training"] = dump(self.training)
         return resolved
 
     def to_toml(self) -> str:
@@ -1077,8 +1359,21 @@ def _assign(node: Any, parts: tuple, value: Any, text: str) -> None:
 def _build(raw: dict, toml_path: Path, overrides: tuple[str, ...],
            analytic: Mapping[str, Callable] | None) -> Case:
     directory = toml_path.parent.resolve()
-    ctx = _Context(directory=directory, analytic=_analytic_registry(analytic),
-                   has_truth="truth" in raw, parse=_expression_parser())
+    sections, problems = _validate(raw, directory, _analytic_registry(analytic))
+    if problems:
+        raise CaseError(_report(toml_path, overrides, problems))
+    sections["closures"] = sections.pop("closure")
+    return Case(directory=directory, path=toml_path.resolve(), raw=_freeze(raw),
+                overrides=overrides, **sections)
+
+
+def _validate(raw: dict, directory: Path, registry: Mapping | None,
+              nested: bool = False) -> tuple[dict, list[_Problem]]:
+    """Every section validated (defaults for absent ones) and all problems found."""
+    truth = raw.get("truth")
+    ctx = _Context(directory=directory, analytic=registry, has_truth="truth" in raw,
+                   analytic_truth=isinstance(truth, dict) and "analytic" in truth,
+                   parse=_expression_parser())
     problems = [_Problem((key,), f"unknown section (allowed: {', '.join(_SECTIONS)})")
                 for key in raw if key not in _SECTIONS]
     sections = {}
@@ -1091,12 +1386,61 @@ def _build(raw: dict, toml_path: Path, overrides: tuple[str, ...],
         sections[name], found = _validate_section(name, raw[name], ctx)
         problems += found
         if name == "grid":
-            ctx = dataclasses.replace(ctx, ndim=_ndim(sections[name], raw[name]))
-    if problems:
-        raise CaseError(_report(toml_path, overrides, problems))
-    sections["closures"] = sections.pop("closure")
-    return Case(directory=directory, path=toml_path.resolve(), raw=_freeze(raw),
-                overrides=overrides, **sections)
+            shape = sections[name].shape if sections[name] is not None else None
+            ctx = dataclasses.replace(ctx, ndim=_ndim(sections[name], raw[name]), shape=shape)
+    problems += _cross_problems(sections, ctx)
+    if not nested and sections.get("training") is not None:
+        known = {_format(p) for p in problems}  # a base problem is not repeated per configuration
+        problems += [p for p in _configuration_problems(raw, sections["training"], directory,
+                                                        registry)
+                     if _format(p._replace(loc=p.loc[3:])) not in known]
+    if not problems and sections["training"] is not None:
+        time, training = sections["time"], sections["training"]
+        if training.train_times is None:
+            sections["training"] = training.model_copy(
+                update={"train_times": (time.start, time.stop)})
+    return sections, problems
+
+
+def _cross_problems(sections: dict, ctx: _Context) -> list[_Problem]:
+    """Checks between valid sections: the fine truth's physics and initial condition."""
+    problems = []
+    truth, physics = sections.get("truth"), sections.get("physics")
+    if truth is not None and truth.fine is not None:
+        ic = sections.get("initial_condition")
+        if ic is not None and ic.file is not None:
+            problems.append(_Problem(("truth", "fine"), "cannot refine an initial condition "
+                                     "read from a file (it is on the case grid); use "
+                                     "initial_condition.expression, or an analytic or file "
+                                     "truth"))
+        if physics is not None and truth.fine.physics:
+            merged = merged_physics(physics.model_dump(mode="json"), truth.fine.physics)
+            _, found = _validate_section("physics", merged, ctx)
+            problems += [p._replace(loc=("truth", "fine") + p.loc) for p in found]
+    return problems
+
+
+def _configuration_problems(raw: dict, training: TrainingConfig, directory: Path,
+                            registry: Mapping | None) -> list[_Problem]:
+    """Each ``training.configurations[i]`` applied to the case must give a valid case."""
+    problems = []
+    base = {key: value for key, value in raw.items() if key != "training"}
+    for i, overrides in enumerate(training.configurations):
+        loc = ("training", "configurations", i)
+        fixed = [j for j, text in enumerate(overrides)
+                 if text.partition("=")[0].strip().split(".")[0] == "training"]
+        if fixed:
+            problems += [_Problem(loc + (j,), "a configuration cannot change [training]",
+                                  overrides[j]) for j in fixed]
+            continue
+        try:
+            changed = apply_overrides(base, overrides)
+        except CaseError as exc:
+            problems.append(_Problem(loc, str(exc)))
+            continue
+        _, found = _validate(changed, directory, registry, nested=True)
+        problems += [p._replace(loc=loc + p.loc) for p in found]
+    return problems
 
 
 def _ndim(grid: GridConfig | None, raw_grid: Any) -> int | None:

@@ -1,4 +1,5 @@
-"""Command line: ``oceanclosure run CASE_DIR [--out FILE] [--overwrite] [--set key=value ...]``.
+"""Command line: ``oceanclosure run CASE_DIR [--out FILE] [--overwrite] [--set key=value ...]``,
+``oceanclosure truth CASE_DIR [--overwrite] [--set key=value ...]``.
 
 Exit codes: 0 success, 1 the run failed (e.g. blew up; the finite part of the
 output is still written), 2 bad input (case, options, files), 3 internal error.
@@ -11,6 +12,8 @@ import argparse
 import sys
 import time
 from pathlib import Path
+
+from . import cli_training
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -29,6 +32,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="'none' runs the case without its closures (the baseline)")
     run.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    truth = commands.add_parser("truth", help="write the case's high-fidelity reference (truth) as netCDF")
+    truth.add_argument("case", type=Path, help="case directory (holding case.toml) or a .toml file")
+    truth.add_argument("--overwrite", action="store_true", help="replace an existing truth file")
+    truth.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a case key, e.g. --set physics.nu=0.02 (repeatable)")
+    truth.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    cli_training.register(commands)
     return parser
 
 
@@ -51,8 +61,9 @@ def main(argv=None) -> int:
 
 def _classify(err: Exception) -> tuple[str, int]:
     from .runner import RunBlowUpError
+    from .training.trainer import TrainingError
 
-    if isinstance(err, RunBlowUpError):
+    if isinstance(err, (RunBlowUpError, TrainingError)):
         return "", EXIT_RUN_FAILED
     if isinstance(err, (ValueError, FileNotFoundError, FileExistsError, PermissionError)):
         return "", EXIT_BAD_INPUT
@@ -62,6 +73,12 @@ def _classify(err: Exception) -> tuple[str, int]:
 def _dispatch(args) -> int:
     if args.command == "run":
         return command_run(args)
+    if args.command == "truth":
+        return command_truth(args)
+    if args.command == "train":
+        return cli_training.command_train(args)
+    if args.command == "discover":
+        return cli_training.command_discover(args)
     raise ValueError(f"unknown command {args.command}")
 
 
@@ -74,6 +91,8 @@ def command_run(args) -> int:
 
     case = load_case(args.case, args.overrides)
     out = args.out if args.out is not None else case.resolve_path(case.output.file)
+    if out.suffix.lower() != ".nc":
+        raise ValueError(f"--out: give a netCDF file name ending in .nc, got {out}")
     png = out.with_suffix(".png") if case.output.plot and not args.no_plot else None
     for path in filter(None, (out, png)):
         check_writable(path, args.overwrite)  # refuse before computing anything
@@ -89,6 +108,37 @@ def command_run(args) -> int:
     if png is not None:
         hovmoller_png(ds, png, overwrite=args.overwrite, title=f"{case.directory.name}: {ds.attrs['scheme']}")
     _print_summary(case, ds, out, png, time.perf_counter() - started)
+    return EXIT_OK
+
+
+def command_truth(args) -> int:
+    """``oceanclosure truth CASE_DIR``: generate the case's truth and write it under the case."""
+    from .cases import load_case
+    from .io import check_writable, write_netcdf
+    from .truth import generate_truth, truth_path
+
+    case = load_case(args.case, args.overrides)
+    path = truth_path(case)
+    check_writable(path, args.overwrite)  # refuse before computing anything
+    started = time.perf_counter()
+    with _progress() as progress:
+        ds = generate_truth(case, progress=progress)
+    write_netcdf(ds, path, overwrite=args.overwrite)
+    u, times = ds["u"], ds["time"].values
+    details = {"analytic": f"'{ds.attrs.get('truth_analytic')}'",
+               "fine": f"refine {ds.attrs.get('truth_refine')}, {ds.attrs.get('truth_fine_scheme')}, "
+                       f"{ds.attrs.get('truth_fine_stepper')}, dt = {ds.attrs.get('truth_fine_dt', 0):.4g}",
+               "file": f"{ds.attrs.get('truth_file')} ('{ds.attrs.get('truth_variable')}')"}
+    source = ds.attrs["truth_source"]
+    lines = [
+        f"case        {case.name}",
+        f"truth       {source}: {details[source]}",
+        f"grid        {' x '.join(str(n) for n in reversed(u.shape[1:]))} cells",
+        f"times       {times.size} outputs, {times[0]:g} -> {times[-1]:g}",
+        f"u range     [{float(u.min()):.4g}, {float(u.max()):.4g}], {time.perf_counter() - started:.2f} s wall",
+        f"wrote       {path}",
+    ]
+    print("\n".join(lines))
     return EXIT_OK
 
 

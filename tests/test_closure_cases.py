@@ -108,3 +108,26 @@ def test_library_example_from_a_case_file():
 
 def test_no_closure_case_builds_no_closure():
     assert isinstance(build_closures(_case()), NoClosure)
+
+
+def _write_history(path, times, x, dims=("time", "x")):
+    import xarray as xr
+
+    values = np.ones((len(times), len(x)))
+    da = xr.DataArray(values if dims == ("time", "x") else values.T, dims=dims, coords={"time": times, "x": x})
+    da.to_dataset(name="u").to_netcdf(path)
+
+
+def test_history_file_covering_exactly_the_delay_window(tmp_path):
+    case_dir = shutil.copytree(CASES / "delay_method_of_steps", tmp_path / "c", ignore=shutil.ignore_patterns("output"))
+    case = oceanclosure.load_case(case_dir)
+    x = (np.arange(8) + 0.5) / 8
+    _write_history(case_dir / "hist.nc", np.linspace(-1.0, 0.0, 41), x, dims=("x", "time"))
+    ds = oceanclosure.run(case.with_overrides(['closure.0.history="hist.nc"']))
+    assert float(np.abs(ds["u"] - ds["u_truth"]).max()) <= 1e-3
+    _write_history(case_dir / "short.nc", np.linspace(-0.5, 0.0, 21), x)
+    with pytest.raises(ValueError, match=r"needs \[-1, 0\]"):
+        oceanclosure.run(case.with_overrides(['closure.0.history="short.nc"']))
+    _write_history(case_dir / "shifted.nc", np.linspace(-1.0, 0.0, 41), x + 0.01)
+    with pytest.raises(ValueError, match="cell centres"):
+        oceanclosure.run(case.with_overrides(['closure.0.history="shifted.nc"']))

@@ -1,0 +1,1 @@
+"""A-posteriori training of closures: observations, rollouts, the trainer."""

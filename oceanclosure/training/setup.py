@@ -1,0 +1,101 @@
+"""Turn a case's ``[training]`` section into `rollout.Problem`s: one per configuration.
+
+Each configuration is the case with its ``--set``-style overrides applied (e.g. another
+nx and ν). All configurations share one closure object, so they train the same
+parameters; features are computed at each configuration's own dx. The truth of
+each configuration is loaded or generated (`truth.load_truth`); configurations
+other than the case itself write theirs to ``truth/truth_<k>.nc``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..build import build_simulation, dtype_for
+from ..cases import check_training
+from ..closures.base import ClosureSum
+from ..timestepping import steps_between_outputs
+from .rollout import Problem
+
+
+class SetupError(ValueError):
+    """A training set-up that cannot work (window longer than the data, ...)."""
+
+
+def configuration_cases(case) -> list:
+    """The case variant of every training configuration."""
+    variants = []
+    for k, overrides in enumerate(case.training.configurations):
+        overrides = list(overrides)
+        if overrides:
+            overrides.append(f"truth.output=truth/truth_{k}.nc")
+        variants.append(case.with_overrides(overrides) if overrides else case)
+    return variants
+
+
+def memory_span(closure) -> float:
+    """The longest delay the closure reads back (0 for Markovian closures)."""
+    if isinstance(closure, ClosureSum):
+        return max((memory_span(c) for c in closure.closures), default=0.0)
+    return float(getattr(closure, "span", 0.0) or 0.0)
+
+
+def build_problem(case, closure, name: str = "") -> Problem:
+    """One configuration: its simulation, truth, observations and start indices."""
+    from ..truth import load_truth
+    from .observations import case_observations
+
+    dtype = dtype_for(case.grid.precision)
+    sim = build_simulation(case, closure)
+    truth_ds = load_truth(case)
+    truth = np.asarray(truth_ds["u"].values, dtype=np.float64)
+    times = np.asarray(truth_ds["time"].values, dtype=np.float64)
+    interval = _uniform_interval(times)
+    dt = sim.choose_dt(truth[0], sim.model.physics, times)
+    n_sub, _ = steps_between_outputs(interval, dt)
+    targets, weights = case_observations(case, truth_ds).dense(len(times))
+    history = int(math.ceil(memory_span(closure) / interval - 1e-9)) + 1 if memory_span(closure) else 0
+    train, validation = start_indices(case, times, history)
+    return Problem(sim, jnp.asarray(truth, dtype), jnp.asarray(times, dtype), jnp.asarray(targets, dtype),
+                   jnp.asarray(weights, dtype), n_sub, history, train, validation, name)
+
+
+def _uniform_interval(times: np.ndarray) -> float:
+    steps = np.diff(times)
+    if len(steps) == 0 or not np.allclose(steps, steps[0], rtol=1e-6):
+        raise SetupError("training needs truth snapshots at a uniform output interval")
+    return float(steps[0])
+
+
+def start_indices(case, times: np.ndarray, history: int) -> tuple[np.ndarray, np.ndarray]:
+    """Admissible start indices in the training and validation time windows."""
+    window = case.training.window
+    train = _inside(times, case.training.train_times or (times[0], times[-1]), history, window)
+    if not len(train):
+        raise SetupError(
+            f"training.window = {window} output intervals (plus {history} snapshots of delay history) does not fit "
+            f"in training.train_times {list(case.training.train_times or (times[0], times[-1]))} "
+            f"({len(times)} truth snapshots); shorten the window or widen the times"
+        )
+    validation = _inside(times, case.training.validation_times, history, window)
+    return train, validation
+
+
+def _inside(times, bounds, history: int, window: int) -> np.ndarray:
+    if bounds is None:
+        return np.zeros(0, dtype=int)
+    lo, hi = bounds
+    tol = 1e-9 * max(1.0, abs(hi))
+    candidates = np.arange(history, len(times) - window)
+    end_times = times[np.minimum(candidates + window, len(times) - 1)]
+    keep = (times[candidates] >= lo - tol) & (end_times <= hi + tol)
+    return candidates[keep]
+
+
+def build_problems(case, closure) -> list[Problem]:
+    check_training(case)
+    variants = configuration_cases(case)
+    return [build_problem(v, closure, name=" ".join(o) or "case") for v, o in zip(variants, case.training.configurations)]

@@ -1,0 +1,400 @@
+"""High-fidelity references ("truths") for a case, written as netCDF under the case.
+
+A case's ``[truth]`` section names one source:
+
+* ``analytic``: the named exact solution evaluated at the cell centres;
+* ``fine``: the same case (optionally a richer model) run without closures on a grid
+  ``refine`` times finer per dimension, then cell-averaged onto the case grid,
+
+      ū_I = (1/refine^d) Σ_{i ∈ I} u_i      (exact finite-volume averages);
+
+* ``file``: a user netCDF holding the variable on the case's cell centres.
+
+Whatever the source, the truth is a dataset like a run's (`io.make_dataset`): ``u``
+with dims ``(time, x)`` or ``(time, y, x)`` at the case's output times
+``start, start + output_interval, ..., stop``, and global attributes ``truth_source``,
+the source's details, ``truth_key`` (a hash of the case settings it depends on) and
+provenance. `load_truth` reads the file at `truth_path`, or generates and writes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import tomli_w
+import xarray as xr
+
+from .grid import DIMENSION_NAMES, Grid
+from .timestepping import output_times
+
+__all__ = ["TruthError", "truth_path", "truth_key", "generate_truth", "load_truth", "check_truth",
+           "fine_case", "case_grid", "case_times"]
+
+TIME_TOLERANCE = 1e-9
+"""Times and coordinates coincide when they differ by less than this, relative to the span."""
+
+
+class TruthError(ValueError):
+    """A truth that cannot be generated, read or used; the message says how to fix it."""
+
+
+# --------------------------------------------------------------------------
+# what the truth depends on
+
+
+def case_grid(case) -> Grid:
+    """The case's grid, with walls (bounded dimensions) from its boundary conditions."""
+    sides = case.boundary_sides()
+    pairs = (("left", "right"), ("bottom", "top"))[: case.grid.ndim]
+    bounded = [sides[lo].kind != "periodic" for lo, _ in pairs]
+    return Grid.uniform(case.grid.shape, case.grid.domain).with_bounded(bounded)
+
+
+def case_times(case) -> np.ndarray:
+    """The case's output times: start, start + output_interval, ..., stop."""
+    return output_times(case.time.start, case.time.stop, case.time.output_interval)
+
+
+def _inputs(case) -> dict:
+    """The resolved case settings the truth depends on (and nothing else)."""
+    resolved = case.to_dict()
+    truth = {k: v for k, v in resolved["truth"].items() if k != "output"}
+    grid = {k: v for k, v in resolved["grid"].items() if k != "precision"}
+    time = {k: resolved["time"][k] for k in ("start", "stop", "output_interval")}
+    inputs = {"grid": grid, "time": time, "truth": truth}
+    if case.truth.source == "analytic":
+        inputs["physics"] = {k: v for k, v in resolved["physics"].items() if k != "scheme"}
+    elif case.truth.source == "file":
+        path = case.resolve_path(case.truth.file)
+        inputs["file_sha256"] = _sha256(path) if path.is_file() else None
+    elif case.truth.source == "fine":
+        inputs.update({key: resolved[key] for key in ("grid", "boundary", "physics",
+                                                      "initial_condition")})
+        inputs["time"] = resolved["time"]
+    return inputs
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def truth_key(case) -> str:
+    """A short hash of the settings the truth depends on (grid, times, truth, ...)."""
+    text = json.dumps(_inputs(case), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _require_truth(case) -> None:
+    if case.truth is None:
+        raise TruthError(f"case '{case.name}' has no [truth] section; add one with analytic = "
+                         "\"...\", fine = {refine = 8} or file = \"...\" (see oceanclosure.cases)")
+
+
+def truth_path(case) -> Path:
+    """Where the case's truth is written: ``truth.output`` in the case directory.
+
+    A case changed by ``--set`` overrides whose truth differs from the unchanged
+    case's, and that does not set its own ``truth.output``, gets its own file,
+    ``<stem>-<truth_key><suffix>`` beside it, so that training configurations
+    (several nx, nu) never share a truth file.
+    """
+    _require_truth(case)
+    path = case.resolve_path(case.truth.output)
+    if not case.overrides or _own_file(case):
+        return path
+    return path.with_name(f"{path.stem}-{truth_key(case)}{path.suffix}")
+
+
+def _own_file(case) -> bool:
+    """Whether the overridden ``case`` may use ``truth.output`` as it stands."""
+    from .cases import CaseError, load_case
+
+    try:
+        base = load_case(case.path)
+    except CaseError:
+        return False
+    if base.truth is None or base.truth.output != case.truth.output:
+        return True  # an output path of its own
+    return truth_key(base) == truth_key(case)
+
+
+# --------------------------------------------------------------------------
+# generation
+
+
+def generate_truth(case, progress: Callable[[float, float], None] | None = None) -> xr.Dataset:
+    """The case's truth on its grid at its output times (nothing is written).
+
+    Args:
+      case: a validated `cases.Case` with a ``[truth]`` section.
+      progress: optional ``progress(t, stop)`` callback for a fine-grid run.
+
+    Raises:
+      TruthError: the truth cannot be computed or read (message names the fix).
+      FileNotFoundError: a ``truth.file`` that does not exist.
+    """
+    _require_truth(case)
+    source = case.truth.source
+    if source == "analytic":
+        values, details = _analytic(case)
+    elif source == "fine":
+        values, details = _fine(case, progress)
+    else:
+        values, details = _from_file(case)
+    return _dataset(case, values, {"truth_source": source, **details})
+
+
+def _dataset(case, values: np.ndarray, details: dict) -> xr.Dataset:
+    from .io import make_dataset
+
+    source = details["truth_source"]
+    attrs = {
+        "title": f"oceanclosure truth ({source}) of case '{case.name}'",
+        **details,
+        "truth_key": truth_key(case),
+        "truth_inputs": json.dumps(_inputs(case), sort_keys=True),
+        "case_toml": case.to_toml(),
+    }
+    grid = case_grid(case)
+    ds = make_dataset(grid, case_times(case), {"u": (values, f"truth ({source})")}, attrs)
+    return ds
+
+
+def _analytic(case) -> tuple[np.ndarray, dict]:
+    from .build import analytic_truth
+
+    function = analytic_truth(case)
+    values = np.stack([function(float(t)) for t in case_times(case)])
+    _check_finite(values, f"analytic solution '{case.truth.analytic}'")
+    return values, {"truth_analytic": case.truth.analytic,
+                    "truth_parameters": json.dumps(dict(case.truth.parameters))}
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    return tomli_w.dumps({"v": value})[len("v = "):].strip()
+
+
+def fine_overrides(case) -> list[str]:
+    """``--set`` strings that turn ``case`` into its fine-grid truth run."""
+    from .cases import merged_physics
+
+    fine = case.truth.fine
+    overrides = [f"grid.nx={case.grid.nx * fine.refine}"]
+    if case.grid.ndim == 2:
+        overrides.append(f"grid.ny={case.grid.ny * fine.refine}")
+    physics = case.physics.model_dump(mode="json")
+    changed = merged_physics(physics, fine.physics)
+    if fine.scheme is not None:
+        changed["scheme"] = fine.scheme
+    if changed != physics:
+        overrides.append(f"physics={_toml_value(changed)}")
+    if fine.stepper is not None:
+        overrides.append(f"time.stepper={_toml_value(fine.stepper)}")
+    if fine.precision is not None:
+        overrides.append(f"grid.precision={_toml_value(fine.precision)}")
+    if fine.dt is not None:
+        overrides.append(f"time.dt={fine.dt!r}")
+    elif fine.cfl is not None:
+        overrides.append(f"time.cfl={fine.cfl!r}")
+    elif case.time.dt is not None:  # a dt fixed for the coarse grid need not be stable
+        overrides.append("time.cfl=0.5")
+    return overrides
+
+
+def fine_case(case):
+    """The fine-grid case of a ``truth.fine`` truth (validated like any case)."""
+    return case.with_overrides(fine_overrides(case))
+
+
+def _fine(case, progress) -> tuple[np.ndarray, dict]:
+    from .analysis import coarse_grain
+    from .closures import NoClosure
+    from .runner import RunBlowUpError, run
+
+    overrides = fine_overrides(case)
+    fine = case.with_overrides(overrides)
+    try:
+        ds = run(fine, closure=NoClosure(), progress=progress)
+    except RunBlowUpError as err:
+        raise TruthError(f"the fine truth run ({' '.join(overrides)}) blew up: {err}; lower "
+                         "truth.fine.cfl or give truth.fine.dt") from None
+    times = case_times(case)
+    if ds.sizes["time"] != times.size or not _close(ds.time.values, times, case.time.stop):
+        raise TruthError(f"the fine truth run has output times {ds.time.values[:3]}..., "
+                         f"the case needs {times[:3]}...; this is a bug in oceanclosure")
+    coarse = coarse_grain(ds[["u"]], case.truth.fine.refine)
+    values = np.asarray(coarse["u"].values, dtype=np.float64)
+    _check_finite(values, "the fine truth run")
+    details = {"truth_refine": case.truth.fine.refine, "truth_overrides": " ".join(overrides),
+               "truth_fine_scheme": ds.attrs["scheme"], "truth_fine_stepper": ds.attrs["stepper"],
+               "truth_fine_dt": float(ds.attrs["dt"]), "truth_fine_steps": int(ds.attrs["steps"]),
+               "truth_fine_precision": ds.attrs["precision"]}
+    return values, details
+
+
+def _from_file(case) -> tuple[np.ndarray, dict]:
+    path = case.resolve_path(case.truth.file)
+    variable = case.truth.variable
+    ds = _open(path, "truth.file")
+    if variable not in ds:
+        raise TruthError(f"truth.file {path} has no variable '{variable}' (it has "
+                         f"{sorted(ds.data_vars)}); set truth.variable")
+    da = _on_grid(ds[variable], case_grid(case), f"truth.file {path}: '{variable}'")
+    index = _time_index(da["time"].values, case, f"truth.file {path}")
+    values = np.asarray(da.isel(time=index).values, dtype=np.float64)
+    _check_finite(values, f"truth.file {path}")
+    return values, {"truth_file": str(path), "truth_variable": variable}
+
+
+# --------------------------------------------------------------------------
+# checks shared by file truths and stored truths
+
+
+def _open(path: Path, what: str) -> xr.Dataset:
+    if not path.is_file():
+        raise FileNotFoundError(f"{what}: {path} does not exist (paths are relative to the case "
+                                "directory)")
+    try:
+        with xr.open_dataset(path, decode_times=False, decode_timedelta=False) as ds:
+            return ds.load()
+    except Exception as err:  # netCDF4/HDF5/scipy raise many kinds of errors on bad files
+        raise TruthError(f"{what}: cannot read {path} as netCDF ({type(err).__name__}: {err}); "
+                         "check the file, or delete it and regenerate it") from None
+
+
+def _close(a, b, scale: float) -> bool:
+    return bool(np.all(np.abs(np.asarray(a) - np.asarray(b)) <= TIME_TOLERANCE * max(1.0, abs(scale))))
+
+
+def _on_grid(da: xr.DataArray, grid: Grid, what: str) -> xr.DataArray:
+    """``da`` with dims (time, [y,] x), checked to sit on ``grid``'s cell centres."""
+    names = DIMENSION_NAMES[: grid.ndim]
+    expected = ("time",) + tuple(reversed(names))
+    if set(da.dims) != set(expected):
+        raise TruthError(f"{what} has dims {da.dims}, expected {expected} on the case grid")
+    da = da.transpose(*expected)
+    for dim, name in enumerate(names):
+        centres = grid.centers(dim)
+        if name not in da.coords:
+            raise TruthError(f"{what} has no '{name}' coordinate; add the cell-centre coordinate "
+                             f"{name} = {name}0 + (i + 1/2) d{name}")
+        given = np.asarray(da[name].values, dtype=np.float64)
+        if given.size != centres.size:
+            raise TruthError(f"{what} has {given.size} cells along {name}, the case grid has "
+                             f"{centres.size} (grid.n{name} = {centres.size}); regrid the file or "
+                             f"set grid.n{name} = {given.size}")
+        (lo, hi) = grid.domain[dim]
+        bad = np.flatnonzero(np.abs(given - centres) > TIME_TOLERANCE * max(abs(lo), abs(hi), hi - lo))
+        if bad.size:
+            i = int(bad[0])
+            raise TruthError(f"{what}: {name}[{i}] = {given[i]:.12g} is not the case grid's cell centre "
+                             f"{centres[i]:.12g} (domain [{lo:g}, {hi:g}], d{name} = {grid.step[dim]:g}); "
+                             f"write the data at the centres {name}0 + (i + 1/2) d{name}, or change "
+                             "grid.domain / grid.n" + name)
+    if "time" not in da.coords:
+        raise TruthError(f"{what} has no 'time' coordinate")
+    return da
+
+
+def _time_index(given: np.ndarray, case, what: str) -> np.ndarray:
+    """Indices into ``given`` of the case's output times (all must be present)."""
+    given = np.asarray(given, dtype=np.float64)
+    times = case_times(case)
+    tol = TIME_TOLERANCE * max(1.0, abs(case.time.start), abs(case.time.stop))
+    if given.size == 0 or given.min() > times[0] + tol or given.max() < times[-1] - tol:
+        span = f"[{given.min():g}, {given.max():g}]" if given.size else "no times"
+        raise TruthError(f"{what} covers t in {span}, the case runs t in [{times[0]:g}, "
+                         f"{times[-1]:g}]; give data over the whole run or change time.start/stop")
+    nearest = np.abs(given[None, :] - times[:, None]).argmin(axis=1)
+    missing = np.flatnonzero(np.abs(given[nearest] - times) > tol)
+    if missing.size:
+        t = times[missing[0]]
+        raise TruthError(f"{what} has no data at output time t = {t:g} ({missing.size} of "
+                         f"{times.size} output times missing); write it every "
+                         f"time.output_interval = {case.time.output_interval:g} from "
+                         f"{case.time.start:g}, or change time.output_interval")
+    return nearest
+
+
+def _check_finite(values: np.ndarray, what: str) -> None:
+    if not np.all(np.isfinite(values)):
+        raise TruthError(f"{what} is not finite everywhere")
+
+
+def check_truth(ds: xr.Dataset, case, path: Path | str = "the truth") -> xr.Dataset:
+    """``ds`` checked to be this case's truth (grid, times, settings); returned as is."""
+    what = f"truth file {path}"
+    if "u" not in ds:
+        raise TruthError(f"{what} has no variable 'u' (it has {sorted(ds.data_vars)}); "
+                         "regenerate it with `oceanclosure truth CASE_DIR --overwrite`")
+    _on_grid(ds["u"], case_grid(case), what)
+    times = case_times(case)
+    if ds.sizes["time"] != times.size or not _close(ds.time.values, times, case.time.stop):
+        raise TruthError(f"{what} has {ds.sizes['time']} times in [{float(ds.time.min()):g}, "
+                         f"{float(ds.time.max()):g}], the case needs {times.size} in "
+                         f"[{times[0]:g}, {times[-1]:g}]; regenerate it with "
+                         "`oceanclosure truth CASE_DIR --overwrite`")
+    stored = ds.attrs.get("truth_key")
+    if stored is not None and stored != truth_key(case):
+        changed = _differences(ds.attrs.get("truth_inputs"), _inputs(case))
+        raise TruthError(f"{what} was generated for other case settings (they differ in "
+                         f"{changed}); regenerate it with `oceanclosure truth CASE_DIR "
+                         "--overwrite` (load_truth(..., overwrite=True))")
+    return ds
+
+
+def _differences(stored_json: str | None, current: dict) -> str:
+    try:
+        stored = json.loads(stored_json)
+    except (TypeError, ValueError):
+        return "unknown settings"
+
+    def flat(node, prefix=""):
+        if isinstance(node, dict):
+            return {k: v for key, sub in node.items() for k, v in flat(sub, f"{prefix}{key}.").items()}
+        return {prefix.rstrip("."): node}
+
+    a, b = flat(stored), flat(current)
+    keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    return ", ".join(keys[:4]) + (", ..." if len(keys) > 4 else "") if keys else "unknown settings"
+
+
+# --------------------------------------------------------------------------
+# load or generate
+
+
+def load_truth(case, generate: bool = True, overwrite: bool = False,
+               progress: Callable[[float, float], None] | None = None) -> xr.Dataset:
+    """The case's truth: read from `truth_path`, or generated and written there.
+
+    Args:
+      generate: if the file does not exist, generate and write it (else raise
+        FileNotFoundError).
+      overwrite: regenerate and replace the file even if it exists.
+
+    Raises:
+      TruthError: a stored truth that is corrupt or belongs to other settings.
+    """
+    from .io import write_netcdf
+
+    path = truth_path(case)
+    if path.exists() and not overwrite:
+        ds = check_truth(_open(path, "truth"), case, path)
+    elif not generate:
+        raise FileNotFoundError(f"no truth at {path}; create it with `oceanclosure truth "
+                                f"{case.directory}`")
+    else:
+        ds = generate_truth(case, progress=progress)
+        write_netcdf(ds, path, overwrite=overwrite)
+    ds.attrs["case_directory"] = str(case.directory)  # observations.file is relative to it
+    return ds
