@@ -1337,7 +1337,7 @@ def _child(node: Any, parts: tuple, depth: int, text: str) -> Any:
             node.append({})
         child = node[index]
     else:
-        child = node.setdefault(part, {})
+        child = node.setdefault(part, [] if parts[depth + 1].isdigit() else {})  # closure.0.kind -> a list
     if not isinstance(child, (dict, list)):
         raise CaseError(f"override {text!r}: {'.'.join(parts[:depth + 1])} is "
                         f"{_show(child)}, not a table, so it has no key {parts[depth + 1]!r}")

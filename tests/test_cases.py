@@ -505,3 +505,15 @@ def test_override_of_dt_replaces_cfl_and_back(tmp_path):
     assert case.time.dt == 0.001 and "cfl" not in case.raw["time"]
     back = case.with_overrides(["time.cfl=0.2"])
     assert back.time.cfl == 0.2 and back.time.dt is None
+
+
+def test_override_can_add_the_first_array_entry(tmp_path):
+    text = (
+        '[grid]\ndomain = [0.0, 1.0]\nnx = 16\n[physics]\nmodel = "burgers"\nnu = 0.01\n'
+        '[initial_condition]\nexpression = "sin(x)"\n[time]\nstop = 1.0\noutput_interval = 0.5\n'
+    )
+    (tmp_path / "case.toml").write_text(text)
+    case = load_case(tmp_path, ['closure.0={kind="smagorinsky", cs=0.5}'])
+    assert [c.kind for c in case.closures] == ["smagorinsky"]
+    case = load_case(tmp_path, ['closure.0.kind="eddy_diffusivity"', "closure.0.kappa=0.1"])
+    assert case.closures[0].kappa == 0.1

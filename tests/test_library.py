@@ -117,3 +117,12 @@ def test_bad_terms_and_shapes():
         LibraryClosure(["u", "u_x"], [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="at least one term"):
         LibraryClosure([])
+
+
+def test_reaction_and_advection_terms_report_their_rates():
+    grid = Grid.uniform(50, [0.0, 1.0])
+    rates = LibraryClosure(["u", "u_x", "nu*u_xx", "u*u_xx"], [-2.0, 3.0, 1.0, 5.0], parameters=["nu"]).stability_rates(
+        grid, {"nu": 0.1})
+    assert rates["advective"] == pytest.approx(3.0 / grid.dx)
+    assert rates["diffusive"] == pytest.approx(2.0 / 2 + 2 * 0.1 / grid.dx**2)  # u*u_xx is state-dependent: not counted
+    assert rates["dispersive"] == 0.0

@@ -18,7 +18,6 @@ plain `nnx.Variable` otherwise.
 
 from __future__ import annotations
 
-import math
 from typing import Mapping, Sequence
 
 import jax.numpy as jnp
@@ -27,12 +26,12 @@ import sympy
 from flax import nnx
 
 from ..expressions import Expression, parse_expression, to_sympy
+from ..models.base import DISPERSION_RADIUS
 from ..stencils import feature_names, features, parse_feature
 from .base import Closure, as_fields, like_state
 
 #: Highest derivative order a term may use.
 MAX_DERIVATIVE = 4
-DISPERSION_RADIUS = 1.5 * math.sqrt(3.0)
 
 
 class LibraryClosure(Closure):
@@ -125,49 +124,58 @@ class LibraryClosure(Closure):
     # --- stability ----------------------------------------------------------
 
     def stability_rates(self, grid, physics) -> dict[str, float]:
-        """Rates of terms that are a constant times a pure derivative of order 2-4.
+        """Rates of the terms that are a constant times one state or pure derivative.
 
-        ``c u_xx`` adds a diffusive rate 2|c|/dx², ``c u_xxx`` a dispersive rate
-        (3√3/2)|c|/dx³, ``c u_xxxx`` a diffusive-equivalent 8|c|/dx⁴; the factor may
-        contain ``dx``, ``dy`` and physical parameters. State-dependent factors
-        (``u*u_xx``) are not estimated.
+        ``c u`` adds a real eigenvalue |c| (counted as diffusive rate |c|/2),
+        ``c u_x`` an advective rate |c|/dx, ``c u_xx`` a diffusive rate 2|c|/dx²,
+        ``c u_xxx`` a dispersive rate (3√3/2)|c|/dx³, ``c u_xxxx`` a diffusive-equivalent
+        8|c|/dx⁴; the factor may contain ``dx``, ``dy`` and physical parameters.
+        State-dependent factors (``u*u_xx``) are not estimated: fix dt for those.
         """
         rates = {"advective": 0.0, "diffusive": 0.0, "dispersive": 0.0}
         values = np.asarray(self.coefficients[...], dtype=float)
         known = {f"d{d}": h for d, h in zip("xy", grid.step)}
         known.update({k: float(v) for k, v in (physics or {}).items() if v is not None and np.ndim(v) == 0})
         for k, expression in enumerate(self._expressions):
-            found = _linear_derivative(expression, known)
-            if found is None:
+            found = _linear_term(expression, known, self.variables)
+            if found is None or not values.size:
                 continue
             factor, dim, order = found
-            c = float(np.max(np.abs(values[:, k]))) * abs(factor) if values.size else 0.0
-            h = grid.step[dim]
-            if order == 2:
-                rates["diffusive"] += 2 * c / h**2
-            elif order == 3:
-                rates["dispersive"] += DISPERSION_RADIUS * c / h**3
-            elif order == 4:
-                rates["diffusive"] += 8 * c / h**4
+            c = float(np.max(np.abs(values[:, k]))) * abs(factor)
+            key, rate = _RATES[order]
+            rates[key] += rate(c, grid.step[dim])
         return rates
 
 
-def _linear_derivative(expression: Expression, known: Mapping[str, float]):
-    """(factor, dim, order) if the term is factor × one pure derivative, else None."""
-    derivatives = [v for v in expression.variables if parse_feature(v) is not None]
-    if len(derivatives) != 1:
+_RATES = {
+    0: ("diffusive", lambda c, h: c / 2),
+    1: ("advective", lambda c, h: c / h),
+    2: ("diffusive", lambda c, h: 2 * c / h**2),
+    3: ("dispersive", lambda c, h: DISPERSION_RADIUS * c / h**3),
+    4: ("diffusive", lambda c, h: 8 * c / h**4),
+}
+
+
+def _linear_term(expression: Expression, known: Mapping[str, float], variables: Sequence[str]):
+    """(factor, dim, order) if the term is factor × one state or pure derivative, else None."""
+    unknown = [v for v in expression.variables if v not in known]
+    if len(unknown) != 1:
         return None
-    symbol = sympy.Symbol(derivatives[0])
+    name = unknown[0]
+    parsed = parse_feature(name)
+    if name in variables:
+        dim, order = 0, 0
+    elif parsed is not None and sum(1 for o in parsed[1] if o) == 1:
+        dim = next(d for d, o in enumerate(parsed[1]) if o)
+        order = parsed[1][dim]
+    else:
+        return None
+    symbol = sympy.Symbol(name)
     expr = to_sympy(expression)
-    factor = sympy.simplify(expr / symbol)
-    if factor.free_symbols - {sympy.Symbol(k) for k in known} or sympy.diff(expr, symbol, 2) != 0:
+    if sympy.diff(expr, symbol, 2) != 0 or order > 4:
         return None
-    _, orders = parse_feature(derivatives[0])
-    dims = [d for d, o in enumerate(orders) if o]
-    if len(dims) != 1:
-        return None
-    value = float(factor.subs({sympy.Symbol(k): v for k, v in known.items()}))
-    return value, dims[0], orders[dims[0]]
+    factor = sympy.diff(expr, symbol).subs({sympy.Symbol(k): v for k, v in known.items()})
+    return float(factor), dim, order
 
 
 def _stencil_of(name: str, accuracy: int) -> int:
