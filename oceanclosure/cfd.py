@@ -80,3 +80,15 @@ def periodic_advection_diffusion_tendency(c, velocity, diffusivity: float, grid:
         v_vars.append(GridVariable(array, _boundaries.periodic_boundary_conditions(grid.ndim)))
     advect = _advection.advect_van_leer(c_var, tuple(v_vars), dt)
     return from_cfd_array(advect + _diffusion.diffuse(c_var, diffusivity))
+
+
+def dirichlet_pad(u, grid: Grid, values: tuple[float, float], width: int):
+    """jax-cfd's own cell-centred Dirichlet padding of a 1D field, ``width`` per side.
+
+    Kept for comparison only: in jax-cfd 0.2.1 the second ghost repeats the first,
+    which is why `boundaries` pads with its own extrapolation.
+    """
+    cfd_grid = to_cfd_grid(grid)
+    bc = _boundaries.dirichlet_boundary_conditions(1, (tuple(values),))
+    array = GridArray(jnp.asarray(u), (0.5,), cfd_grid)
+    return bc.pad(bc.pad(array, -width, 0), width, 0).data

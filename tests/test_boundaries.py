@@ -10,9 +10,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax_cfd.base import boundaries as cfd_boundaries
-from jax_cfd.base import grids as cfd_grids
 
+from oceanclosure import cfd
 from oceanclosure.boundaries import BoundaryConditions, Dirichlet, Neumann, Periodic
 from oceanclosure.grid import Grid
 
@@ -154,10 +153,8 @@ def test_wall_padding_error_order(kind, order, order_of):
 
 def _jax_cfd_dirichlet_pad(u, lo_value, hi_value, width):
     """jax-cfd 0.2.1's cell-centred Dirichlet padding of ``width`` on both sides."""
-    grid = cfd_grids.Grid((u.size,), domain=(DOMAIN,))
-    bc = cfd_boundaries.dirichlet_boundary_conditions(1, ((lo_value, hi_value),))
-    array = cfd_grids.GridArray(jnp.asarray(u), (0.5,), grid)
-    return np.asarray(bc.pad(bc.pad(array, -width, 0), width, 0).data)
+    grid = Grid.uniform(u.size, DOMAIN)
+    return np.asarray(cfd.dirichlet_pad(u, grid, (lo_value, hi_value), width))
 
 
 def _jax_cfd_case(f, nx, width=2):
