@@ -44,7 +44,11 @@ class BlowUpError(RuntimeError):
 
 
 def make_rhs(model: FluxModel, closure: Closure) -> Callable:
-    """``rhs(u, closure_state, t, physics, closure) -> (du/dt, closure_state)``."""
+    """``rhs(u, closure_state, t, physics, closure) -> du/dt``.
+
+    ``closure_state`` is the state carried through the step (after the step's
+    ``closure.observe``); the closure only reads it here (`closures.base`).
+    """
     grid = model.grid
 
     def rhs(u, closure_state, t, physics, closure):
@@ -53,9 +57,9 @@ def make_rhs(model: FluxModel, closure: Closure) -> Callable:
         # (without it, fusion with the closure changes rounding by an ulp).
         tendency = jax.lax.optimization_barrier(model.tendency(u, t, physics))
         if closure.is_null:
-            return tendency, closure_state
-        extra, closure_state = closure(u, closure_state, grid, t, physics)
-        return tendency + extra.astype(tendency.dtype), closure_state
+            return tendency
+        extra = closure.tendency(u, closure_state, grid, t, physics)
+        return tendency + extra.astype(tendency.dtype)
 
     return rhs
 
@@ -63,15 +67,18 @@ def make_rhs(model: FluxModel, closure: Closure) -> Callable:
 def make_step(model: FluxModel, closure: Closure, tableau: ButcherTableau) -> Callable:
     """One explicit RK step ``step(state, dt, physics, closure) -> state``.
 
-    The closure state returned by the first stage is the one carried (see
-    `closures.base`). Stages 1.. run in a `lax.fori_loop` over a stacked buffer of
-    stage tendencies: each stage's input is then materialised before the next
-    stage reads it. Unrolled, XLA:CPU fuses the whole chain of earlier tendencies
-    into the padding of later stages and emits unvectorised code for it (about
-    3x slower on periodic Burgers; see benchmarks/README.md). Results are
+    The closure observes the accepted (uₙ, tₙ) once (``closure.observe``: a delay
+    closure evaluates D(uₙ) and buffers it there); that state is carried, and
+    every stage reads it through ``closure.tendency`` (see `closures.base`).
+    Stages 1.. run in a `lax.fori_loop` over a stacked buffer of stage
+    tendencies: each stage's input is then materialised before the next stage
+    reads it. Unrolled, XLA:CPU fuses the whole chain of earlier tendencies into
+    the padding of later stages and emits unvectorised code for it (about 3x
+    slower on periodic Burgers; see benchmarks/README.md). Results are
     bit-identical to the unrolled form: the extra terms are exact zeros.
     """
     rhs = make_rhs(model, closure)
+    grid = model.grid
     stages = tableau.stages
     a_matrix = np.zeros((stages, stages))
     for i, row in enumerate(tableau.a):
@@ -80,7 +87,10 @@ def make_step(model: FluxModel, closure: Closure, tableau: ButcherTableau) -> Ca
 
     def step(state: SimState, dt, physics, closure) -> SimState:
         u, t = state.u, state.t
-        k0, carried = rhs(u, state.closure_state, t, physics, closure)
+        carried = state.closure_state
+        if not closure.is_null:
+            carried = closure.observe(u, carried, grid, t, physics)
+        k0 = rhs(u, carried, t, physics, closure)
         if stages == 1:
             return SimState((u + dt * tableau.b[0] * k0).astype(u.dtype), t + dt, carried)
         a_rows = jnp.asarray(a_matrix, dtype=u.dtype)
@@ -88,7 +98,7 @@ def make_step(model: FluxModel, closure: Closure, tableau: ButcherTableau) -> Ca
 
         def stage(i, ks):
             increment = _weighted_sum(list(a_rows[i]), list(ks), skip_zeros=False)
-            k, _ = rhs((u + dt * increment).astype(u.dtype), carried, t + c_values[i] * dt, physics, closure)
+            k = rhs((u + dt * increment).astype(u.dtype), carried, t + c_values[i] * dt, physics, closure)
             return ks.at[i].set(k.astype(u.dtype))
 
         ks = jnp.zeros((stages,) + u.shape, u.dtype).at[0].set(k0.astype(u.dtype))

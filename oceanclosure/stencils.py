@@ -24,6 +24,7 @@ import re
 from functools import lru_cache
 from typing import Iterable, Mapping
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -72,7 +73,12 @@ def derivative(u, grid: Grid, dim: int, order: int, accuracy: int = 2):
     if grid.bounded[dim]:
         out = _bounded_line(v, order, r, central, scale, max(2 * r + 1, order + accuracy))
     else:
-        padded = jnp.concatenate([v[..., n - r :], v, v[..., :r]], axis=-1)
+        # The barrier materialises the padded line. Without it XLA:CPU fuses the
+        # wrap-around concatenate (and whatever computed v, e.g. a Runge-Kutta
+        # stage value) into the fusion that applies the stencil, and emits
+        # unvectorised code for it: a 4-term library closure then cost 3.8x the
+        # bare Burgers step instead of 1.5x (benchmarks/closure_overhead.py).
+        padded = jax.lax.optimization_barrier(jnp.concatenate([v[..., n - r :], v, v[..., :r]], axis=-1))
         out = _apply(padded, central, n)
     return jnp.moveaxis(out, -1, axis)
 

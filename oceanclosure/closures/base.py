@@ -3,7 +3,9 @@
 A closure adds a tendency to a model's right-hand side:
 
     state = closure.init(grid, u0)            # or init(grid, u0, t0, physics)
-    tendency, state = closure(u, state, grid, t, physics)
+    state = closure.observe(u, state, grid, t, physics)     # once per time step
+    tendency = closure.tendency(u, state, grid, t, physics)  # at every RK stage
+    tendency, state = closure(u, state, grid, t, physics)    # both, standalone
 
 * ``physics`` is the model's parameter pytree (ν, …), passed at call time.
 * Trainable weights belong to the closure object. Closures are `flax.nnx`
@@ -12,19 +14,27 @@ A closure adds a tendency to a model's right-hand side:
 * The result is always a tendency, in the units of du/dt. A flux-form closure
   computes it as the divergence of its own face fluxes.
 * ``state`` is a pytree threaded through the `lax.scan` carry (delay buffers live
-  there, never on the module). In a Runge-Kutta step the state returned by the
-  *first* stage (at the accepted u_n, t_n) is carried; later stages read it and
-  their returned states are discarded. A closure must therefore give the right
-  tendency from the state it is given plus the (u, t) of the call itself, and
-  must not rely on a later stage's update surviving.
+  there, never on the module). A Runge-Kutta step (`simulation.make_step`)
+  calls ``observe`` *once*, with the accepted (uₙ, tₙ), and carries the state it
+  returns; every stage i then calls ``tendency(u_i, carried, grid, tₙ + cᵢ dt,
+  physics)``, which reads the state and never changes it. So ``observe`` is
+  where a closure records the past (a delay closure evaluates its D(uₙ) there,
+  once per step), and ``tendency`` must give the right value from the carried
+  state plus the (u, t) of the stage itself.
+* Defaults: ``observe`` returns the state unchanged and ``tendency`` is
+  ``self(u, state, …)[0]``, so a Markovian closure only implements
+  ``__call__(u, state, grid, t, physics) -> (tendency, state)``. A stateful one
+  implements ``observe`` and ``tendency`` and defines ``__call__`` as
+  ``s = observe(…); return tendency(u, s, …), s`` (standalone use).
 * ``stencil_width`` declares how many neighbouring cells a tendency reads.
 * ``stability_rates(grid, physics)`` reports the eigenvalue rates the closure adds
   (keys as in `models.base.FluxModel.stability_rates`); the simulation adds them
   to the model's before choosing dt, which is at least as strict as taking the
   minimum of separate limits. ``max_dt`` is a hard cap besides.
-* A sequence of closures sums (`ClosureSum`); `NoClosure` is the identity, and a
-  model run with it is bit-identical to the bare model because the simulation
-  skips it entirely.
+* A sequence of closures sums (`ClosureSum`: ``observe`` and ``tendency`` map over
+  the members, the state is the tuple of theirs); `NoClosure` is the identity,
+  and a model run with it is bit-identical to the bare model because the
+  simulation skips it entirely.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ from flax import nnx
 
 
 class Closure(nnx.Module):
-    """Base class: subclasses implement `__call__` and, if stateful, `init`."""
+    """Base class: subclasses implement `__call__` and, if stateful, `init`, `observe`, `tendency`."""
 
     #: Cells read on each side of the cell whose tendency is computed.
     stencil_width: int = 0
@@ -52,6 +62,20 @@ class Closure(nnx.Module):
 
     def __call__(self, u, state, grid, t, physics):
         raise NotImplementedError
+
+    def observe(self, u, state, grid, t, physics):
+        """Record the accepted state (u, t) of a time step; returns the new state.
+
+        Called once per step, before the stages. Default: the state unchanged.
+        """
+        return state
+
+    def tendency(self, u, state, grid, t, physics):
+        """The tendency at (u, t) given the carried ``state`` (which is not changed).
+
+        Default: ``self(u, state, grid, t, physics)[0]`` (a Markovian closure).
+        """
+        return self(u, state, grid, t, physics)[0]
 
     def stability_rates(self, grid, physics) -> dict[str, float]:
         """Eigenvalue rates (1/time) this closure adds: advective, diffusive, dispersive."""
@@ -95,6 +119,15 @@ class ClosureSum(Closure):
             total = total + tendency
             new_states.append(sub_state)
         return total, tuple(new_states)
+
+    def observe(self, u, state, grid, t, physics):
+        return tuple(c.observe(u, s, grid, t, physics) for c, s in zip(self.closures, state))
+
+    def tendency(self, u, state, grid, t, physics):
+        total = jnp.zeros_like(u)
+        for closure, sub_state in zip(self.closures, state):
+            total = total + closure.tendency(u, sub_state, grid, t, physics)
+        return total
 
     def stability_rates(self, grid, physics) -> dict[str, float]:
         total: dict[str, float] = {}

@@ -8,79 +8,101 @@ called as ``D(u, (), grid, t, physics)[0]``; its weights stay trainable because
 it is an attribute of the delay closure (a pytree). The past lives in the closure
 state, a `DelayState` in the `lax.scan` carry, never on the module.
 
+D once per step, D values in the buffer
+---------------------------------------
+Both closures buffer D(u), not u, and follow the two-phase contract of
+`closures.base`:
+
+* ``observe(uₙ, state, grid, tₙ, physics)`` is called once per time step, with
+  the accepted state. It evaluates D(uₙ), the only evaluation of D in the step,
+  and writes (tₙ, D(uₙ)) into the ring buffer.
+* ``tendency(u, state, grid, t, physics)`` is called at every Runge-Kutta stage
+  (t = tₙ + c·dt). It only *reads* the buffer: no evaluation of D, and the stage
+  value u is not used.
+* ``closure(u, state, grid, t, physics)`` (standalone use) is observe, then
+  tendency on the observed state: ``(tendency, state)``.
+
+The discrete delay thus reads D(u(t − τ)) as the interpolant of D values along
+the trajectory, exact at the buffer times, rather than D applied to an
+interpolated u. Both approximate D(u(t − τ)) to second order, and they coincide
+when D is linear.
+
+τ = 0 (a discrete delay of 0) is special-cased: its tendency is D(u) at the
+call's own (u, t), exactly the Markovian closure at every stage, and it has no
+buffer (its state is ``()``, `observe` does nothing).
+
 The delay buffer
 ----------------
 A ring buffer of L = ⌈span / buffer_dt⌉ + 3 time levels (span = τ, or τ₁):
-``values`` (L, *field) with their ``times`` (L,), ``head`` (slot of the newest
-entry) and ``committed_time`` (time of the newest *frozen* entry). The discrete
-delay buffers u; the distributed one buffers D(u), not u, because D is
-nonlinear and the integral needs D along the past trajectory.
+``values`` (L, *field) of D(u) with their ``times`` (L,), ``head`` (slot of the
+newest entry) and ``committed_time`` (time of the newest *frozen* entry).
 
-Every call ``closure(u, state, grid, t, physics)`` *observes* (t, v), v = u or
-D(u), and returns the updated state:
+``observe`` writes (t, D(u)) and returns the updated state:
 
 1. the head is *frozen* when ``times[head] == committed_time``; a frozen head
-   is kept and (t, v) goes into the next slot (overwriting the oldest), unless
-   ``t == times[head]``, which only rewrites the same time level;
-2. a head that is not frozen is *live*: it is overwritten by (t, v);
+   is kept and (t, D(u)) goes into the next slot (overwriting the oldest),
+   unless ``t == times[head]``, which only rewrites the same time level;
+2. a head that is not frozen is *live*: it is overwritten by (t, D(u));
 3. if ``t − committed_time ≥ buffer_dt`` the entry just written is frozen
    (``committed_time = t``).
 
 So frozen entries are spaced by at least buffer_dt (which is what sizes L) and
 by less than buffer_dt + dt, the live entry is less than buffer_dt after the
-newest frozen one, and the newest entry is always the latest accepted state.
-With dt dividing buffer_dt the frozen times are t₀ + k·buffer_dt (up to rounding).
+newest frozen one, and after the step's observe the newest entry is
+(tₙ, D(uₙ)). Observing twice at the same (t, u) gives the same state
+(idempotent). Requires t ≥ times[head] (time goes forward).
 
-How this meets the Runge-Kutta contract (`closures.base`): the first stage of a
-step calls with the accepted (uₙ, tₙ) and its returned state is carried, so the
-buffer ends at (tₙ, v(uₙ)). Later stages call with the carried state, a stage
-value and t = tₙ + c·dt; their writes are wasted (the returned states are
-discarded, and under jit dead code). The *tendency* of every call, first stage
-or not, is read from the state it was given plus the call's own (t, v) as one
-extra node at the end, never from the state it writes. A call is therefore a
-pure function of (carried buffer, t, u), the same in every stage, and calling it
-twice with the same (t, u) gives the same tendency and state (idempotent).
-Requires t ≥ times[head], true for explicit tableaux (c ≥ 0).
-
-Reading the past (both closures use the same interpolant)
----------------------------------------------------------
+Reading the past (both closures use the same interpolant of D)
+--------------------------------------------------------------
 The nodes are the L buffer entries in time order (oldest first, skipping the
-head → oldest wrap of the ring) followed by the call's own (t, v). Between
-consecutive nodes the past is the straight line (piecewise-linear
-interpolation); before the oldest node it is held constant (clamped; with L
-sized as above this never happens in a run, only for a buffer filled from
-too short a history). The discrete delay evaluates it at s = t − τ; when τ is
-shorter than the time since the newest entry (a stage call, or τ < dt) s falls
-on the last piece, from the newest entry to the call's own u, so τ = 0 gives
-D(u) exactly. The distributed delay integrates the same interpolant exactly
-over [t − τ₁, t − τ₂]: the trapezoid rule on every piece, partial pieces at both
-ends, and the piece up to the call's time with the current D value. Both are
-one weight vector over the nodes (no loops over time, static shapes, no while
-loops) contracted with the buffer, so ``jax.grad`` flows through them.
+head → oldest wrap of the ring). Between consecutive nodes D is the straight
+line through them (piecewise-linear interpolation). Before the oldest node it
+is held constant (clamped; with L sized as above this never happens in a run,
+only for a buffer filled from too short a history). After the newest node, i.e.
+for the stage times tₙ < s ≤ tₙ + c·dt of the current step, it is held at the
+newest value D(uₙ). The discrete delay evaluates this interpolant at s = t − τ;
+the distributed delay integrates it exactly over [t − τ₁, t − τ₂]: the trapezoid
+rule on every piece, partial pieces at both ends, and the held piece. The
+discrete read mixes the two levels around t − τ; the integral is one weight
+vector over the L levels contracted with the buffer. No loops over time, static
+shapes, no while loops, so ``jax.grad`` flows through both.
 
 Accuracy and choosing buffer_dt
 -------------------------------
 Node spacing is below buffer_dt + dt, so the interpolation error is
-≤ (buffer_dt + dt)² max|ü|/8 and the integral's ≤ (τ₁ − τ₂)(buffer_dt + dt)²
-max|D̈|/12: second order in the spacing (the time stepper's own order is not
-reached once buffer_dt dominates). Memory is L × cells per variable, i.e.
-O(τ / buffer_dt × cells), and each call costs one contraction over the L
-levels. The default buffer_dt = span / 32 (L = 35) keeps the relative
-interpolation error near 1e-4 for a history varying on the scale of τ; halving
-it quarters the error. A zero span defaults to buffer_dt = 1 (L = 3; only the
-newest entry is ever read).
+≤ (buffer_dt + dt)² max|D̈|/8 and the integral's ≤ (τ₁ − τ₂)(buffer_dt + dt)²
+max|D̈|/12, where D̈ is the second time derivative of D(u(t)) along the run.
+The held piece after tₙ has length ≤ c·dt ≤ dt (explicit tableaux have
+0 ≤ c ≤ 1):
+
+* distributed delay: holding D(uₙ) there changes the integral by at most
+  ½ dt² max|Ḋ|, so the closure stays second order in max(buffer_dt, dt);
+* discrete delay with τ ≥ dt (the normal use): t − τ ≤ tₙ at every stage, the
+  held piece is never read, and it is second order in max(buffer_dt, dt);
+* discrete delay with 0 < τ < dt: a stage with c·dt > τ reads D(uₙ) instead of
+  D(u(t − τ)), an O(dt) error in that stage's closure term, so the run is only
+  first order in dt (a tiny τ is *not* the Markovian closure; τ = 0 is, exactly).
+
+The time stepper's own order is not reached once buffer_dt dominates. Memory is
+L × cells per variable, i.e. O(τ / buffer_dt × cells); each step costs one
+evaluation of D and, per stage, a read of two levels (discrete) or one
+contraction over the L levels (distributed). The default
+buffer_dt = span / 32 (L = 35) keeps the relative interpolation error near 1e-4
+for a history varying on the scale of τ; halving it quarters the error. A zero
+span defaults to buffer_dt = 1 (L = 3; only the newest entry is ever read).
 
 History before the start
 ------------------------
-``history="constant"``: u(t) = u₀ for t < t₀ (D(u₀) for the distributed delay).
-A callable ``history(t) -> field`` (e.g. truth data) is sampled at the buffer
-times t₀ − k·buffer_dt, k ≥ 1 (u₀ itself at t₀), and the distributed delay applies
-D to each sample. `init_from_samples` fills the buffer from snapshots of u at
-given past times (the trainer's history from truth). Applying D needs the
-physical parameters, which the closure contract's ``init(grid, u0, t0)`` does not
-receive: pass ``physics=`` to `init` / `init_from_samples`. Without it a constant
-history is filled lazily, at the first call, from that call's D value (in a
-simulation: D(u₀) with the run's physics), flagged by ``DelayState.pending``.
+``history="constant"``: u(t) = u₀ for t < t₀, so D(u₀) at every level. A callable
+``history(t) -> field`` (e.g. truth data) is sampled at the buffer times
+t₀ − k·buffer_dt, k ≥ 1 (u₀ itself at t₀), and D is applied to each sample.
+`init_from_samples` fills the buffer from snapshots of u at given past times
+(the trainer's history from truth). Applying D may need the physical
+parameters (a term in ν), which the closure contract's ``init(grid, u0, t0)``
+does not receive: pass ``physics=`` to `init` / `init_from_samples`. Without it
+a constant history whose D needs a parameter is filled lazily, at the first
+observe, from that call's D value (in a simulation: D(u₀) with the run's
+physics), flagged by ``DelayState.pending``.
 """
 
 from __future__ import annotations
@@ -102,10 +124,10 @@ EXTRA_LEVELS = 3
 
 
 class DelayState(NamedTuple):
-    """The delay buffer (module docstring).
+    """The delay buffer of D values (module docstring).
 
     Attributes:
-      values: the buffered field (u or D(u)), leaves of shape (L, *field).
+      values: the buffered D(u), leaves of shape (L, *field).
       times: (L,) the time of each slot.
       head: int32 slot of the newest entry.
       committed_time: time of the newest frozen entry.
@@ -120,10 +142,7 @@ class DelayState(NamedTuple):
 
 
 class _DelayClosure(Closure):
-    """Shared buffer logic; subclasses say what is buffered and how it is read."""
-
-    #: Whether the buffer holds D(u) (True) or u (False).
-    buffers_closure: bool = False
+    """Shared buffer logic; subclasses say how the buffered D values are read."""
 
     def __init__(self, inner: Closure, span: float, buffer_dt, history):
         name = type(self).__name__
@@ -138,57 +157,79 @@ class _DelayClosure(Closure):
 
     # --- what subclasses define ---------------------------------------------
 
-    def _read(self, nodes, state, current, u, grid, t, physics):
-        """The tendency from the interpolant through ``nodes`` (module docstring)."""
+    #: The tendency is D(u) at the call's own (u, t), with no buffer (τ = 0).
+    instantaneous: bool = False
+
+    def _read(self, nodes, state, t):
+        """The tendency at time t from the buffer (``nodes``: its times, oldest first)."""
         raise NotImplementedError
 
     # --- the contract --------------------------------------------------------
 
-    def __call__(self, u, state: DelayState, grid, t, physics):
+    def observe(self, u, state, grid, t, physics):
+        """Evaluate D(u) once and write (t, D(u)) into the buffer (module docstring)."""
+        if self.instantaneous:
+            return state
         t = jnp.asarray(t, state.times.dtype)
-        current = self._inner(u, grid, t, physics) if self.buffers_closure else u
-        if self.buffers_closure and self.history == "constant":
+        current = self._inner(u, grid, t, physics)
+        if self.history == "constant":
             state = _fill_pending(state, current)
-        nodes = jnp.concatenate([_chronological(state.times, state.head), t[None]])
-        tendency = self._read(nodes, state, current, u, grid, t, physics)
-        return tendency, _observe(state, t, current, self.buffer_dt)
+        return _observe(state, t, current, self.buffer_dt)
 
-    def init(self, grid, u0, t0: float = 0.0, physics=None) -> DelayState:
-        """A buffer holding the history at t0 − k·buffer_dt, k = L−1 … 0 (u0 at t0).
+    def tendency(self, u, state, grid, t, physics):
+        """Read the buffered D values at time t (``u`` is not used unless τ = 0)."""
+        if self.instantaneous:
+            return self._inner(u, grid, t, physics)
+        t = jnp.asarray(t, state.times.dtype)
+        return self._read(_chronological(state.times, state.head), state, t)
+
+    def __call__(self, u, state, grid, t, physics):
+        state = self.observe(u, state, grid, t, physics)
+        return self.tendency(u, state, grid, t, physics), state
+
+    def init(self, grid, u0, t0: float = 0.0, physics=None):
+        """A buffer of D at t0 − k·buffer_dt, k = L−1 … 0 (D(u0) at t0); ``()`` for τ = 0.
 
         Args:
           u0: the state at the start time t0.
-          physics: the model's parameters, to apply D to the history (distributed
-            delay); without it a constant history is filled at the first call.
+          physics: the model's parameters, to apply D to the history; without
+            them a constant history whose D needs a parameter is filled at the
+            first observe.
         """
         self._check_markovian(grid, u0, t0)
+        if self.instantaneous:
+            return ()
         dtype = _time_dtype(u0)
         times = jnp.asarray(t0, dtype) - self.buffer_dt * jnp.arange(self.length - 1, -1, -1, dtype=dtype)
         if self.history == "constant":
-            pending = self.buffers_closure and physics is None
-            level = u0 if pending or not self.buffers_closure else self._inner(u0, grid, times[-1], physics)
+            level = self._inner_or_none(u0, grid, times[-1], physics)
+            pending = level is None
+            level = u0 if pending else level
             values = tree_map(lambda v: jnp.broadcast_to(v, (self.length, *jnp.shape(v))), level)
             return _fresh_state(values, times, pending, u0)
         past = [self._history_at(s, u0) for s in times[:-1]]
         samples = tree_map(lambda *leaves: jnp.stack(leaves), *past, u0)
         return _fresh_state(self._record_levels(samples, grid, times, physics), times, False, u0)
 
-    def init_from_samples(self, grid, times, values, physics=None) -> DelayState:
+    def init_from_samples(self, grid, times, values, physics=None):
         """A buffer from snapshots of u at past times (ascending; the last is the start).
 
         The snapshots are interpolated linearly to the buffer times
-        t_last − k·buffer_dt (held constant before the first one); the run then
-        starts from ``values[-1]`` at ``times[-1]``. Traceable (vmap over windows).
+        t_last − k·buffer_dt (held constant before the first one) and D is
+        applied to each level; the run then starts from ``values[-1]`` at
+        ``times[-1]``. Traceable (vmap over windows). ``()`` for τ = 0.
 
         Args:
           times: (K,) ascending sample times.
           values: u at those times, leaves of shape (K, *field).
-          physics: the model's parameters, to apply D (distributed delay).
+          physics: the model's parameters, to apply D.
         """
         times = jnp.asarray(times)
         _check_samples(times, values, type(self).__name__)
         last = tree_map(lambda v: v[-1], values)
         self._check_markovian(grid, last, times[-1])
+        if self.instantaneous:
+            return ()
         dtype = _time_dtype(last)
         nodes = times[-1].astype(dtype) - self.buffer_dt * jnp.arange(self.length - 1, -1, -1, dtype=dtype)
         resampled = _resample(times.astype(dtype), values, nodes)
@@ -203,10 +244,17 @@ class _DelayClosure(Closure):
     def _inner(self, u, grid, t, physics):
         return self.inner(u, (), grid, t, physics)[0]
 
+    def _inner_or_none(self, u, grid, t, physics):
+        """D(u), or None when D needs physical parameters that were not given."""
+        try:
+            return self._inner(u, grid, t, {} if physics is None else physics)
+        except KeyError:
+            if physics is None:
+                return None
+            raise
+
     def _record_levels(self, samples, grid, times, physics):
-        """The buffered quantity at each level: u, or D(u) level by level."""
-        if not self.buffers_closure:
-            return samples
+        """D(u) level by level."""
         physics = {} if physics is None else physics
         apply = jax.vmap(lambda u, s: self._inner(u, grid, s, physics))
         try:
@@ -236,11 +284,11 @@ class _DelayClosure(Closure):
 
 
 class DiscreteDelayClosure(_DelayClosure):
-    """∂u/∂t += D(u(t − τ)), D a Markovian closure, u(t − τ) from the delay buffer.
+    """∂u/∂t += D(u(t − τ)), D a Markovian closure, read from the buffered D values.
 
     Args:
       inner: the Markovian closure D.
-      delay: τ ≥ 0, in model time units (τ = 0 is exactly D(u)).
+      delay: τ ≥ 0, in model time units (τ = 0 is exactly D(u), with no buffer).
       buffer_dt: spacing of the buffered levels (default τ/32; module docstring).
       history: ``"constant"`` (u = u0 before t0) or a callable ``history(t) -> u``.
     """
@@ -249,13 +297,17 @@ class DiscreteDelayClosure(_DelayClosure):
                  history: str | Callable = "constant"):
         self.delay = _check_time(delay, "delay", type(self).__name__)
         super().__init__(inner, self.delay, buffer_dt, history)
+        self.instantaneous = self.delay == 0.0
 
-    def _read(self, nodes, state, current, u, grid, t, physics):
-        weights = _point_weights(nodes, t - self.delay)
-        return self._inner(_combine(weights, state, current), grid, t, physics)
+    def _read(self, nodes, state, t):
+        return _interpolate(nodes, state, t - self.delay)  # two levels, not all L
 
     def stability_rates(self, grid, physics) -> dict[str, float]:
-        """D's own rates: exact for τ → 0, an upper bound for a delayed (frozen) term."""
+        """D's own rates: exact for τ = 0, an upper bound for a delayed term.
+
+        With τ > 0 the stages read only the buffer (a forcing from the past),
+        so the term does not restrict an explicit dt within a step.
+        """
         return dict(self.inner.stability_rates(grid, physics))
 
     @property
@@ -274,8 +326,6 @@ class DistributedDelayClosure(_DelayClosure):
       history: ``"constant"`` (D(u0) before t0) or a callable ``history(t) -> u``.
     """
 
-    buffers_closure = True
-
     def __init__(self, inner: Closure, tau1: float, tau2: float = 0.0, *, buffer_dt: float | None = None,
                  history: str | Callable = "constant"):
         name = type(self).__name__
@@ -287,15 +337,15 @@ class DistributedDelayClosure(_DelayClosure):
             )
         super().__init__(inner, self.tau1, buffer_dt, history)
 
-    def _read(self, nodes, state, current, u, grid, t, physics):
-        return _combine(_integral_weights(nodes, t - self.tau1, t - self.tau2), state, current)
+    def _read(self, nodes, state, t):
+        return _combine(_integral_weights(nodes, t - self.tau1, t - self.tau2), state)
 
     def stability_rates(self, grid, physics) -> dict[str, float]:
         """D's rates × (τ₁ − τ₂): y ≈ (τ₁ − τ₂) D(u) for a slowly varying D.
 
-        An upper bound: only the part of the window inside the current step
-        (weight ≤ (buffer_dt + dt)/2) reacts to the stage values; the rest is a
-        forcing from the stored past and does not restrict an explicit dt.
+        An upper bound: the stages read only the buffered past (D is evaluated
+        once per step, at the accepted state), so within a step the term is a
+        forcing and does not restrict an explicit dt.
         """
         window = self.tau1 - self.tau2
         return {k: rate * window for k, rate in self.inner.stability_rates(grid, physics).items()}
@@ -315,9 +365,16 @@ def _fresh_state(values, times, pending: bool, like) -> DelayState:
 
 
 def _fill_pending(state: DelayState, current) -> DelayState:
-    """A lazily-filled constant history takes the first call's value at every level."""
-    values = tree_map(lambda v, c: jnp.where(state.pending, jnp.broadcast_to(c, v.shape).astype(v.dtype), v),
-                      state.values, current)
+    """A lazily-filled constant history takes the first observed value at every level.
+
+    A `lax.cond`, so that a run whose buffer was filled at init (the usual case)
+    does not pay a pass over the whole buffer every step.
+    """
+
+    def fill(values):
+        return tree_map(lambda v, c: jnp.broadcast_to(c, v.shape).astype(v.dtype), values, current)
+
+    values = jax.lax.cond(state.pending, fill, lambda values: values, state.values)
     return state._replace(values=values, pending=jnp.zeros_like(state.pending))
 
 
@@ -338,29 +395,41 @@ def _chronological(times, head):
     return times[(head + 1 + jnp.arange(length)) % length]
 
 
-def _combine(weights, state: DelayState, current):
-    """Σ_r weights[r] · node_r: the L buffer levels, then the call's own value."""
+def _combine(weights, state: DelayState):
+    """Σ_r weights[r] · level_r over the L buffer levels (weights in time order)."""
     length = state.times.shape[0]
     by_slot = weights[(jnp.arange(length) - state.head - 1) % length]
-    return tree_map(lambda v, c: jnp.tensordot(by_slot, v, axes=1) + weights[-1] * c, state.values, current)
+    return tree_map(lambda v: jnp.tensordot(by_slot.astype(v.dtype), v, axes=1), state.values)
 
 
-def _point_weights(nodes, s):
-    """Weights of the piecewise-linear interpolant at s (held constant outside the nodes)."""
-    n = nodes.shape[0]
+def _point_location(nodes, s):
+    """(k, f): s lies at fraction f of the piece [nodes[k], nodes[k+1]] (held constant outside)."""
     s = jnp.clip(s, nodes[0], nodes[-1])
-    k = jnp.sum(nodes[1:-1] <= s)  # the piece [nodes[k], nodes[k+1]] holding s
+    k = jnp.sum(nodes[1:-1] <= s)
     lower, width = nodes[k], nodes[k + 1] - nodes[k]
     fraction = jnp.where(width > 0, (s - lower) / jnp.where(width > 0, width, 1.0), 1.0)
-    index = jnp.arange(n)
-    return jnp.where(index == k, 1.0 - fraction, 0.0) + jnp.where(index == k + 1, fraction, 0.0)
+    return k, fraction
+
+
+def _interpolate(nodes, state: DelayState, s):
+    """The buffered values interpolated at s: reads the two levels around s only."""
+    length = state.times.shape[0]
+    k, fraction = _point_location(nodes, s)
+    lower, upper = (state.head + 1 + k) % length, (state.head + 2 + k) % length
+
+    def mix(v):
+        f = fraction.astype(v.dtype)
+        return (1 - f) * v[lower] + f * v[upper]
+
+    return tree_map(mix, state.values)
 
 
 def _integral_weights(nodes, a, b):
-    """Weights of ∫_a^b of the piecewise-linear interpolant (a ≤ b ≤ nodes[-1]).
+    """Weights of ∫_a^b of the piecewise-linear interpolant (a ≤ b).
 
     Each piece contributes its overlap length × the interpolant at the overlap's
-    midpoint (exact for a line); before the oldest node the value is held.
+    midpoint (exact for a line); before the oldest node and after the newest the
+    value is held.
     """
     lower, upper = nodes[:-1], nodes[1:]
     width = upper - lower
@@ -369,7 +438,8 @@ def _integral_weights(nodes, a, b):
     fraction = jnp.where(width > 0, (0.5 * (start + end) - lower) / jnp.where(width > 0, width, 1.0), 0.5)
     weights = jnp.zeros(nodes.shape, dtype=nodes.dtype)
     weights = weights.at[:-1].add(overlap * (1.0 - fraction)).at[1:].add(overlap * fraction)
-    return weights.at[0].add(jnp.maximum(jnp.minimum(b, nodes[0]) - a, 0.0))
+    weights = weights.at[0].add(jnp.maximum(jnp.minimum(b, nodes[0]) - a, 0.0))
+    return weights.at[-1].add(jnp.maximum(b - jnp.maximum(a, nodes[-1]), 0.0))
 
 
 def _resample(times, values, nodes):
