@@ -100,8 +100,9 @@ def hovmoller_png(ds: xr.Dataset, path, variables: Sequence[str] | None = None, 
 
     variables = [v for v in (variables or ["u", "u_truth", "u_baseline"]) if v in ds]
     fig, axes = plt.subplots(1, len(variables), figsize=(4.2 * len(variables), 3.6), squeeze=False, sharey=True)
-    vmin = min(float(ds[v].min()) for v in variables)
-    vmax = max(float(ds[v].max()) for v in variables)
+    shown = {v: ds[v].isel(time=-1) if "y" in ds[v].dims else ds[v] for v in variables}  # 2D: final maps
+    vmin = min(float(da.min()) for da in shown.values())
+    vmax = max(float(da.max()) for da in shown.values())
     for ax, name in zip(axes[0], variables):
         da = ds[name]
         if "y" in da.dims:
@@ -112,7 +113,7 @@ def hovmoller_png(ds: xr.Dataset, path, variables: Sequence[str] | None = None, 
             ax.set_title(name)
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.9)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, y=1.0)
 
     def write(tmp: Path):
         fig.savefig(tmp, dpi=110, format="png")
