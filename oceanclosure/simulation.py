@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .closures.base import Closure, as_closure
+from .closures.base import Closure, add_rates, as_closure
 from .models.base import FluxModel
 from .timestepping import ButcherTableau, StabilityError, get_stepper, max_stable_dt, output_times, steps_between_outputs
 
@@ -185,9 +185,8 @@ class Simulation:
     def stable_dt(self, u0, physics=None, times=(0.0,)) -> float:
         """The largest stable dt for this model, closure and stepper (cfl = 1)."""
         physics = self.model.physics if physics is None else physics
-        rates = dict(self.model.stability_rates(u0, physics, times))
-        for key, rate in self.closure.stability_rates(self.grid, physics).items():
-            rates[key] = rates.get(key, 0.0) + rate
+        rates = add_rates(self.model.stability_rates(u0, physics, times),
+                          self.closure.stability_rates(self.grid, physics), self.closure.state_rates(u0, self.grid))
         limit = max_stable_dt(rates, self.tableau, central_advection=self.model.scheme.central)
         return min(limit, self.closure.max_dt(self.grid, physics))
 

@@ -255,3 +255,12 @@ def test_upwind_correction_reduces_the_advecting_shock_error():
     assert 1.5e-3 < bare < 4e-3
     assert flux < 0.15 * bare
     assert pointwise > 1.2 * bare
+
+
+def test_smagorinsky_state_rate_tightens_the_chosen_dt():
+    from oceanclosure.simulation import Simulation
+
+    model = Burgers(GRID, PERIODIC, "upwind", nu=0.0)
+    bare = Simulation(model).stable_dt(U0)
+    strong = Simulation(model, SmagorinskyClosure(5.0)).stable_dt(U0)
+    assert strong < 0.5 * bare

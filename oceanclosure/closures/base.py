@@ -81,6 +81,14 @@ class Closure(nnx.Module):
         """Eigenvalue rates (1/time) this closure adds: advective, diffusive, dispersive."""
         return {}
 
+    def state_rates(self, u, grid) -> dict[str, float]:
+        """Rates that depend on the state (e.g. Smagorinsky's eddy viscosity), at ``u``.
+
+        The simulation evaluates them at the initial state; a flow that steepens
+        later can exceed them, which is what ``time.cfl`` < 1 leaves room for.
+        """
+        return {}
+
     def max_dt(self, grid, physics) -> float:
         """A hard time-step cap this closure imposes (``inf`` if none)."""
         return math.inf
@@ -130,11 +138,10 @@ class ClosureSum(Closure):
         return total
 
     def stability_rates(self, grid, physics) -> dict[str, float]:
-        total: dict[str, float] = {}
-        for closure in self.closures:
-            for key, rate in closure.stability_rates(grid, physics).items():
-                total[key] = total.get(key, 0.0) + rate
-        return total
+        return add_rates(*(c.stability_rates(grid, physics) for c in self.closures))
+
+    def state_rates(self, u, grid) -> dict[str, float]:
+        return add_rates(*(c.state_rates(u, grid) for c in self.closures))
 
     def max_dt(self, grid, physics) -> float:
         return min((c.max_dt(grid, physics) for c in self.closures), default=math.inf)
@@ -168,3 +175,12 @@ def like_state(u, tendencies: Mapping, variables: Sequence[str]):
     if isinstance(u, Mapping):
         return {k: tendencies.get(k, jnp.zeros_like(v)) for k, v in u.items()}
     return tendencies.get(tuple(variables)[0], jnp.zeros_like(u))
+
+
+def add_rates(*rates: Mapping[str, float]) -> dict[str, float]:
+    """Sum stability-rate dictionaries key by key."""
+    total: dict[str, float] = {}
+    for item in rates:
+        for key, rate in item.items():
+            total[key] = total.get(key, 0.0) + rate
+    return total
