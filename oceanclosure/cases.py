@@ -70,6 +70,10 @@ from typing import (
 )
 
 import tomli_w
+
+from .closures.neural import ACTIVATIONS as _ACTIVATION_REGISTRY
+from .fluxes import SCHEMES as _SCHEME_REGISTRY
+from .timestepping import STEPPERS as _STEPPER_REGISTRY
 from pydantic import (
     AllowInfNan,
     BaseModel,
@@ -120,8 +124,8 @@ __all__ = [
 ]
 
 CASE_FILE = "case.toml"
-SCHEMES = ("upwind", "muscl_minmod", "muscl_vanleer", "weno5", "central")
-STEPPERS = ("euler", "ssprk3", "rk4")
+SCHEMES = tuple(_SCHEME_REGISTRY)  # the names are the solver registries' keys
+STEPPERS = tuple(_STEPPER_REGISTRY)
 PRECISIONS = ("float32", "float64")
 IC_SOURCES = ("expression", "file", "truth")
 TRUTH_SOURCES = ("analytic", "fine", "file")
@@ -718,7 +722,7 @@ class NoClosureConfig(_Model):
 
 
 Count = Annotated[int, Strict(), Field(ge=1)]
-ACTIVATIONS = ("swish", "silu", "tanh", "relu", "gelu", "identity")
+ACTIVATIONS = tuple(_ACTIVATION_REGISTRY)
 
 
 def _term_problems(terms, variables, parameters, ctx: _Context) -> list[_Problem]:
