@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--closure", choices=("case", "none"), default="case",
                      help="'none' runs the case without its closures (the baseline)")
     run.add_argument("--no-plot", action="store_true", help="do not write the PNG")
+    run.add_argument("--no-baseline", action="store_true",
+                     help="do not also run the case without its closure (u_baseline)")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     truth = commands.add_parser("truth", help="write the case's high-fidelity reference (truth) as netCDF")
     truth.add_argument("case", type=Path, help="case directory (holding case.toml) or a .toml file")
@@ -99,7 +101,8 @@ def command_run(args) -> int:
     started = time.perf_counter()
     try:
         with _progress() as progress:
-            ds = run(case, closure=NoClosure() if args.closure == "none" else None, progress=progress)
+            ds = run(case, closure=NoClosure() if args.closure == "none" else None, progress=progress,
+                     baseline=args.closure == "case" and not args.no_baseline)
     except RunBlowUpError as err:
         write_netcdf(err.dataset, out, overwrite=args.overwrite)
         print(f"wrote the output up to the last finite state to {out}", file=sys.stderr)
@@ -166,7 +169,7 @@ class _progress:
 
 
 def _print_summary(case, ds, out: Path, png: Path | None, seconds: float) -> None:
-    from .analysis import error_summary
+    from .analysis import error_summary, time_mean_rms
 
     u = ds["u"]
     mass = u.sum([d for d in u.dims if d != "time"])
@@ -185,6 +188,10 @@ def _print_summary(case, ds, out: Path, png: Path | None, seconds: float) -> Non
             f"(final {errors['final_rms']:.4g}, max |err| {errors['max_abs']:.4g}) "
             f"against '{case.truth.analytic}'"
         )
+        if "u_baseline" in ds:
+            base = time_mean_rms(ds["u_baseline"], ds["u_truth"])
+            lines.append(f"no closure  time-mean RMS error {base:.4g}; with the closure / without: "
+                         f"{errors['time_mean_rms'] / base:.3g}")
     lines.append(f"wrote       {out}" + (f" and {png}" if png else ""))
     print("\n".join(lines))
 

@@ -30,12 +30,14 @@ class RunBlowUpError(RuntimeError):
         self.dataset = dataset
 
 
-def run(case, closure=None, progress=None) -> xr.Dataset:
+def run(case, closure=None, progress=None, baseline: bool = False) -> xr.Dataset:
     """Run ``case`` and return its output as an `xarray.Dataset`.
 
     Args:
       closure: ``None`` runs the case's own ``[[closure]]`` list; pass a `Closure`
         (e.g. `NoClosure()` for the baseline) to replace it.
+      baseline: also run without the closure and store that run as ``u_baseline``
+        (only when there is a closure).
 
     The dataset holds ``u`` (this run) and, when the case has an analytic truth,
     ``u_truth`` at the same times. Raises `RunBlowUpError` (with the finite part
@@ -57,7 +59,22 @@ def run(case, closure=None, progress=None) -> xr.Dataset:
         partial = _dataset(case, sim, err.trajectory, _time.perf_counter() - started, truth)
         partial.attrs["incomplete"] = f"the run stopped being finite after t = {float(err.trajectory.times[-1]):g}"
         raise RunBlowUpError(str(err), partial) from None
-    return _dataset(case, sim, trajectory, _time.perf_counter() - started, truth)
+    ds = _dataset(case, sim, trajectory, _time.perf_counter() - started, truth)
+    if baseline and not sim.closure.is_null:
+        ds["u_baseline"] = _baseline(case, ds)
+    return ds
+
+
+def _baseline(case, ds: xr.Dataset) -> xr.DataArray:
+    """The same case without its closure, at the same output times."""
+    from .closures import NoClosure
+
+    try:
+        base = run(case, closure=NoClosure())["u"]
+    except RunBlowUpError as err:  # keep what there is; the rest is NaN
+        base = err.dataset["u"].reindex(time=ds["time"])
+    base.attrs = {"units": ds["u"].attrs.get("units", "1"), "long_name": "the same case without its closure"}
+    return base
 
 
 def _dataset(case, sim, trajectory: Trajectory, wall_seconds: float, truth) -> xr.Dataset:

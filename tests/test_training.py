@@ -161,6 +161,7 @@ def test_sharded_training_step_equals_single_device():
 
 from oceanclosure import cli  # noqa: E402
 import oceanclosure  # noqa: E402
+import oceanclosure.analysis  # noqa: E402,F401
 
 DIFFUSION_CASE = """
 [grid]
@@ -224,11 +225,15 @@ def test_cli_train_resume_discover_and_refusals(tmp_path, capsys):
     capsys.readouterr()
     cli.main(["discover", str(straight_dir), "--json"])
     assert __import__("json").loads(capsys.readouterr().out)["terms"]["u"]["u_xx"] == resumed
-    # The trained parameters are used by `run`, and `--closure none` ignores them.
-    ds = oceanclosure.run(oceanclosure.load_case(case_dir))
+    # The trained parameters are used by `run`, which also stores the no-closure baseline.
+    capsys.readouterr()
+    assert cli.main(["run", str(case_dir), "--no-plot"]) == 0
+    assert "with the closure / without" in capsys.readouterr().out
+    ds = oceanclosure.analysis.open_run(case_dir / "output" / "run.nc")
+    err = lambda name: float(np.sqrt(((ds[name] - ds["u_truth"]) ** 2).mean()))  # noqa: E731
+    assert err("u") < 0.5 * err("u_baseline")
     base = oceanclosure.run(oceanclosure.load_case(case_dir), closure=oceanclosure.NoClosure())
-    err = lambda d: float(np.sqrt(((d["u"] - d["u_truth"]) ** 2).mean()))  # noqa: E731
-    assert err(ds) < 0.5 * err(base)
+    np.testing.assert_array_equal(base["u"].values, ds["u_baseline"].values)
 
 
 def test_training_bad_input(tmp_path, capsys):
@@ -253,6 +258,9 @@ def test_checkpoint_of_another_spec_is_refused(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["train", str(case_dir), "--resume"]) == cli.EXIT_BAD_INPUT
     assert "does not match" in capsys.readouterr().err
+    assert cli.main(["run", str(case_dir), "--no-plot"]) == cli.EXIT_BAD_INPUT  # trained for other tables
+    assert "other [[closure]] tables" in capsys.readouterr().err
+    assert cli.main(["run", str(case_dir), "--no-plot", "--closure", "none", "--overwrite"]) == 0
 
 
 def test_kdv_two_soliton_recovers_the_missing_physics(tmp_path):

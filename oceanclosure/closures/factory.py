@@ -14,7 +14,7 @@ import numpy as np
 
 from ..build import build_grid
 from .base import Closure, NoClosure, as_closure
-from .checkpoint import load_parameters
+from .checkpoint import load_parameters, sidecar_path
 from .library import LibraryClosure
 
 
@@ -175,5 +175,24 @@ def build_closures(case, trained: bool = True) -> Closure:
     closure = as_closure([build_closure(c, case) for c in case.closures])
     path = case.directory / TRAINED_PARAMETERS
     if trained and not closure.is_null and path.exists():
+        _check_trained_spec(case, path)
         closure = load_parameters(closure, path)
     return closure
+
+
+def _check_trained_spec(case, path: Path) -> None:
+    """Trained parameters must come from the same [[closure]] tables as the case's."""
+    import json
+
+    from ..io import CheckpointError
+
+    try:
+        saved = json.loads(sidecar_path(path).read_text()).get("spec")
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{sidecar_path(path)} is missing or unreadable ({err}); retrain the case") from None
+    current = [c.model_dump(mode="json") for c in case.closures]
+    if saved != current:
+        raise CheckpointError(
+            f"{path} was trained for other [[closure]] tables than the case's now; retrain with "
+            "'oceanclosure train --overwrite', or run the baseline with '--closure none'"
+        )
