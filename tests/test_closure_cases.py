@@ -16,11 +16,21 @@ from oceanclosure.closures.factory import build_closures
 from oceanclosure.io import CheckpointError
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
-SHOCK = CASES / "burgers_advecting_shock"
+SHIPPED_SHOCK = CASES / "burgers_advecting_shock"
 
 
-def _case(*overrides):
-    return oceanclosure.load_case(SHOCK, ["time.stop=0.2", *overrides])
+@pytest.fixture(scope="module")
+def shock(tmp_path_factory):
+    """The advecting-shock case without its trained closure (these tests bring their own)."""
+    copy = tmp_path_factory.mktemp("shock") / "burgers_advecting_shock"
+    shutil.copytree(SHIPPED_SHOCK, copy, ignore=shutil.ignore_patterns("output", "closure", "checkpoints", "truth"))
+    text = (copy / "case.toml").read_text()
+    (copy / "case.toml").write_text(text[: text.index("[[closure]]")])
+    return copy
+
+
+def _case(shock, *overrides):
+    return oceanclosure.load_case(shock, ["time.stop=0.2", *overrides])
 
 
 KINDS = {
@@ -34,9 +44,9 @@ KINDS = {
 
 
 @pytest.mark.parametrize("name", KINDS)
-def test_every_kind_builds_and_runs_from_a_case(name):
+def test_every_kind_builds_and_runs_from_a_case(shock, name):
     table, cls = KINDS[name]
-    case = _case(f"closure=[{table}]")
+    case = _case(shock, f"closure=[{table}]")
     closure = build_closures(case)
     assert isinstance(closure, cls)
     ds = oceanclosure.run(case)
@@ -44,13 +54,13 @@ def test_every_kind_builds_and_runs_from_a_case(name):
     assert ds.attrs["closure"] == cls.__name__
 
 
-def test_closures_in_a_list_sum():
-    case = _case(f"closure=[{KINDS['library'][0]}, {KINDS['smagorinsky'][0]}]")
+def test_closures_in_a_list_sum(shock):
+    case = _case(shock, f"closure=[{KINDS['library'][0]}, {KINDS['smagorinsky'][0]}]")
     assert oceanclosure.run(case).attrs["closure"] == "LibraryClosure + SmagorinskyClosure"
 
 
-def test_parameters_file_round_trip_and_spec_mismatch(tmp_path):
-    case_dir = shutil.copytree(SHOCK, tmp_path / "case", ignore=shutil.ignore_patterns("output"))
+def test_parameters_file_round_trip_and_spec_mismatch(shock, tmp_path):
+    case_dir = shutil.copytree(shock, tmp_path / "case")
     net = '{kind="neural", inputs=["u", "u_x"], hidden=[4], seed=3}'
     trained = build_closures(oceanclosure.load_case(case_dir, [f"closure=[{net}]"]))
     save_parameters(trained, case_dir / "net.npz", spec=[{"kind": "neural"}])
@@ -78,7 +88,8 @@ def test_corrupt_or_edited_parameters_are_refused(tmp_path):
         load_parameters(LibraryClosure(["u_xx"]), tmp_path / "missing.npz")
 
 
-def test_cli_closure_none_is_the_baseline(tmp_path, capsys):
+def test_cli_closure_none_is_the_baseline(shock, tmp_path, capsys):
+    SHOCK = shock
     lib = 'closure=[{kind="library", terms=["u_xx"], coefficients=[0.002]}]'
     args = ["run", str(SHOCK), "--no-plot", "--set", "time.stop=0.3", "--set", lib]
     assert cli.main(args + ["--out", str(tmp_path / "with.nc")]) == 0
@@ -106,8 +117,21 @@ def test_library_example_from_a_case_file():
     np.testing.assert_allclose(ds["u"], expected, atol=0.02)
 
 
-def test_no_closure_case_builds_no_closure():
-    assert isinstance(build_closures(_case()), NoClosure)
+def test_no_closure_case_builds_no_closure(shock):
+    assert isinstance(build_closures(_case(shock)), NoClosure)
+
+
+def test_shipped_trained_closure_loads_and_beats_the_baseline():
+    """The shipped advecting-shock closure at its default point (Nx 50, Re 1000), t in [0, 8].
+
+    Measured: 0.00374 with the closure against 0.01117 without (ratio 0.335).
+    """
+    ds = oceanclosure.run(oceanclosure.load_case(SHIPPED_SHOCK), baseline=True)
+    assert ds.attrs["closure"] == "LibraryClosure + DistributedDelayClosure"
+    with_closure = analysis.time_mean_rms(ds["u"], ds["u_truth"])
+    without = analysis.time_mean_rms(ds["u_baseline"], ds["u_truth"])
+    assert with_closure < 0.5 * without
+    assert with_closure < 0.0045
 
 
 def _write_history(path, times, x, dims=("time", "x")):
