@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 
 def register(commands) -> None:
     train = commands.add_parser("train", help="train the case's closures through the solver")
@@ -50,6 +52,11 @@ def command_train(args) -> int:
                         ensemble=args.ensemble, progress=progress, command=command)
     print(f"trained     {summary['steps']} steps, final loss {summary['final_loss']:.4g}, "
           f"validation {summary['final_validation']:.4g}, skipped {summary['skipped_steps']}")
+    if len(summary["member_validation"]) > 1:
+        losses = np.asarray(summary["member_validation"])
+        print(f"ensemble    {len(losses)} members, validation loss {losses.mean():.4g} ± {losses.std(ddof=1):.2g}")
+        for output, row in summary["spread"].items():
+            print(f"d{output}/dt  " + ", ".join(f"{t}: {s['mean']:+.5g} ± {s['std']:.2g}" for t, s in row.items()))
     for output, row in summary["terms"].items():
         shown = ", ".join(f"{term}: {value:+.5g}" for term, value in row.items())
         print(f"d{output}/dt  {shown}")

@@ -277,3 +277,13 @@ def test_kdv_two_soliton_recovers_the_missing_physics(tmp_path):
     assert terms["u_xx"] == 0.0 and terms["u**2*u_x"] == 0.0
     ds = oceanclosure.run(oceanclosure.load_case(case_dir))
     assert float(np.sqrt(((ds["u"] - ds["u_truth"]) ** 2).mean("x")).mean()) < 0.0067  # the reference's error
+
+
+def test_cli_ensemble_reports_the_spread(tmp_path, capsys):
+    case_dir = _diffusion_case(tmp_path)
+    assert cli.main(["train", str(case_dir), "--steps", "10", "--ensemble", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "3 members" in out and "±" in out
+    assert cli.main(["discover", str(case_dir), "--json"]) == 0
+    spread = __import__("json").loads(capsys.readouterr().out)["spread"]["u"]["u_xx"]
+    assert spread["std"] > 0 and spread["min"] <= spread["mean"] <= spread["max"]

@@ -85,6 +85,7 @@ def _summary(trainer: Trainer, members) -> dict:
         "terms": tables[0],
         "spread": _spread(tables) if len(tables) > 1 else {},
         "ensemble_terms": tables if len(tables) > 1 else [],
+        "member_validation": trainer.validation_losses(),
     }
 
 

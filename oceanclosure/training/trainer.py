@@ -282,10 +282,14 @@ class Trainer:
 
     # --- the loop --------------------------------------------------------------
 
-    def validation_loss(self) -> float:
+    def validation_losses(self) -> list[float]:
+        """The validation loss of each ensemble member (NaN without validation times)."""
         if self._validate is None:
-            return math.nan
-        return float(np.mean(np.asarray(self._validate(self.state.params))))
+            return [math.nan] * self.settings.ensemble
+        return [float(v) for v in np.atleast_1d(np.asarray(self._validate(self.state.params)))]
+
+    def validation_loss(self) -> float:
+        return float(np.mean(self.validation_losses()))
 
     def run(self, progress: Callable | None = None) -> TrainState:
         """Train until ``settings.steps``; ``progress(step, loss, validation)`` after each step."""
