@@ -52,7 +52,6 @@ import dataclasses
 import math
 import tomllib
 import types
-import warnings
 from pathlib import Path
 from typing import (
     Annotated,
@@ -71,7 +70,10 @@ from typing import (
 
 import tomli_w
 
+from .analytic import ANALYTIC
 from .closures.neural import ACTIVATIONS as _ACTIVATION_REGISTRY
+from .expressions import parse_expression
+from .stencils import feature_names
 from .fluxes import SCHEMES as _SCHEME_REGISTRY
 from .timestepping import STEPPERS as _STEPPER_REGISTRY
 from pydantic import (
@@ -207,23 +209,12 @@ class _Context:
         return SPATIAL.get(self.ndim, ("x", "y"))
 
 
-def _expression_parser() -> Callable | None:
-    try:
-        from oceanclosure.expressions import parse_expression
-    except ImportError as exc:  # module not written yet: skip, but say so
-        warnings.warn(f"expressions in cases are not validated: {exc}", stacklevel=2)
-        return None
+def _expression_parser() -> Callable:
     return parse_expression
 
 
-def _analytic_registry(given: Mapping[str, Callable] | None) -> Mapping | None:
-    if given is not None:
-        return given
-    try:
-        from oceanclosure.analytic import ANALYTIC
-    except ImportError:  # registry unavailable: analytic names are not checked
-        return None
-    return ANALYTIC
+def _analytic_registry(given: Mapping[str, Callable] | None) -> Mapping:
+    return ANALYTIC if given is None else given
 
 
 def _expression_problem(text: Any, variables: Sequence[str], what: str, ctx: _Context,
@@ -726,12 +717,8 @@ ACTIVATIONS = tuple(_ACTIVATION_REGISTRY)
 
 
 def _term_problems(terms, variables, parameters, ctx: _Context) -> list[_Problem]:
-    """Each library term must be a valid expression over stencil features."""
-    try:
-        from oceanclosure.stencils import feature_names
-    except ImportError:  # pragma: no cover - stencils is part of the package
-        return []
-    vocabulary = feature_names(variables, 2, 4, parameters)
+    """Each library term must be a valid expression over stencil features of the case's grid."""
+    vocabulary = feature_names(variables, ctx.ndim or 2, 4, parameters)
     problems = []
     for k, term in enumerate(terms):
         problems += _expression_problem(term, vocabulary, f"closure term {term!r}", ctx, ("terms", k))

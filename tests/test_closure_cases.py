@@ -155,3 +155,8 @@ def test_history_file_covering_exactly_the_delay_window(tmp_path):
     _write_history(case_dir / "shifted.nc", np.linspace(-1.0, 0.0, 41), x + 0.01)
     with pytest.raises(ValueError, match="cell centres"):
         oceanclosure.run(case.with_overrides(['closure.0.history="shifted.nc"']))
+
+
+def test_a_1d_case_refuses_y_derivatives_at_load(shock):
+    with pytest.raises(oceanclosure.CaseError, match=r"closure\[0\]\.terms\[0\].*unknown name 'u_y'"):
+        _case(shock, 'closure=[{kind="library", terms=["u_y"], coefficients=[1.0]}]')
