@@ -15,6 +15,7 @@ reference date, so it never decodes to dates.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -48,6 +49,7 @@ def package_version() -> str:
         return __version__
 
 
+@functools.lru_cache(maxsize=None)
 def git_revision() -> str:
     """The git revision of the source tree, or "unknown" outside a repository."""
     try:

@@ -224,7 +224,7 @@ class Simulation:
           BlowUpError: with the snapshots up to the last finite state.
         """
         physics = self.model.physics if physics is None else physics
-        state = u0_or_state if isinstance(u0_or_state, SimState) else self.initial_state(u0_or_state)
+        state = u0_or_state if isinstance(u0_or_state, SimState) else self.initial_state(u0_or_state, physics=physics)
         start = float(state.t)
         times = output_times(start, stop, output_interval)
         max_dt = self.choose_dt(np.asarray(state.u), physics, np.linspace(start, stop, 9))

@@ -109,6 +109,14 @@ def _one_sided(v, i, order, scale, start, size):
     return (window @ jnp.asarray(weights, dtype=v.dtype))[..., None]
 
 
+def feature_half_width(name: str, accuracy: int = 2) -> int:
+    """Cells read on each side to compute feature ``name`` (0 for non-derivatives)."""
+    parsed = parse_feature(name)
+    if parsed is None:
+        return 0
+    return max(half_width(order, accuracy) for order in parsed[1])
+
+
 def parse_feature(name: str) -> tuple[str, tuple[int, ...]] | None:
     """``"u_xx"`` → ("u", (2, 0)); ``"u"`` → None (not a derivative)."""
     match = _DERIVATIVE.match(name)

@@ -1,7 +1,7 @@
 """Generalisation sweeps: run a case over a grid of overrides and tabulate errors.
 
-`sweep(case, axes)` runs the case (with its closure, and with ``closure="none"``
-for the baseline) at every combination of the axes' values, e.g.
+`sweep(case, axes)` runs the case (with its closure, and with `NoClosure()` for
+the baseline) at every combination of the axes' values, e.g.
 ``{"grid.nx": [50, 75, ...], "physics.nu": [1/50, 1/250, ...]}``, and returns an
 `xarray.Dataset` of the time-mean spatial RMS error against the case's analytic
 truth (SCIENCE.md §3's metric) for each, with dims named after the axes.

@@ -98,11 +98,10 @@ History before the start
 t₀ − k·buffer_dt, k ≥ 1 (u₀ itself at t₀), and D is applied to each sample.
 `init_from_samples` fills the buffer from snapshots of u at given past times
 (the trainer's history from truth). Applying D may need the physical
-parameters (a term in ν), which the closure contract's ``init(grid, u0, t0)``
-does not receive: pass ``physics=`` to `init` / `init_from_samples`. Without it
-a constant history whose D needs a parameter is filled lazily, at the first
-observe, from that call's D value (in a simulation: D(u₀) with the run's
-physics), flagged by ``DelayState.pending``.
+parameters (a term in ν): the simulation and the trainer pass ``physics=`` to
+`init` / `init_from_samples`. Called directly without it, a constant history
+whose D needs a parameter is filled lazily, at the first observe, from that
+call's D value, flagged by ``DelayState.pending``.
 """
 
 from __future__ import annotations

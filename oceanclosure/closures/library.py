@@ -27,7 +27,7 @@ from flax import nnx
 
 from ..expressions import Expression, parse_expression, to_sympy
 from ..models.base import DISPERSION_RADIUS
-from ..stencils import feature_names, features, parse_feature
+from ..stencils import feature_half_width, feature_names, features, parse_feature
 from .base import Closure, as_fields, like_state
 
 #: Highest derivative order a term may use.
@@ -65,7 +65,7 @@ class LibraryClosure(Closure):
         self._expressions = tuple(parse_expression(t, vocabulary, what=f"closure term '{t}'") for t in self.terms)
         self.feature_names = tuple(sorted({v for e in self._expressions for v in e.variables}))
         self.accuracy = accuracy
-        self.stencil_width = max((_stencil_of(n, accuracy) for n in self.feature_names), default=0)
+        self.stencil_width = max((feature_half_width(n, accuracy) for n in self.feature_names), default=0)
         values = _coefficients(coefficients, len(self.free_outputs), len(self.terms))
         self.coefficients = nnx.Param(values) if trainable else nnx.Variable(values)
 
@@ -115,11 +115,6 @@ class LibraryClosure(Closure):
             out[name] = {"text": f"d{name}/dt += {sympy.sstr(expr)}", "sympy": expr,
                          "latex": rf"\partial_t {name} \mathrel{{+}}= {sympy.latex(expr)}"}
         return out
-
-    def prune(self, threshold: float) -> None:
-        """Zero every coefficient with |c| < threshold (in place)."""
-        values = self.coefficients[...]
-        self.coefficients[...] = jnp.where(jnp.abs(values) < threshold, 0.0, values)
 
     # --- stability ----------------------------------------------------------
 
@@ -177,14 +172,6 @@ def _linear_term(expression: Expression, known: Mapping[str, float], variables: 
     factor = sympy.diff(expr, symbol).subs({sympy.Symbol(k): v for k, v in known.items()})
     return float(factor), dim, order
 
-
-def _stencil_of(name: str, accuracy: int) -> int:
-    from ..stencils import half_width
-
-    parsed = parse_feature(name)
-    if parsed is None:
-        return 0
-    return max(half_width(order, accuracy) for order in parsed[1])
 
 
 def _coefficients(values, n_outputs: int, n_terms: int):

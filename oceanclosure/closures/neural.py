@@ -35,7 +35,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from ..fluxes import divergence
-from ..stencils import feature_names, features, half_width, parse_feature
+from ..stencils import feature_half_width, feature_names, features
 from .base import Closure, as_fields, like_state
 from .library import MAX_DERIVATIVE
 
@@ -196,7 +196,7 @@ class NeuralClosure(Closure):
 
     def _stencil_width(self) -> int:
         names = self.inputs + ((self.output_scale,) if self.output_scale not in (None, ABS_STATE) else ())
-        width = max((_stencil_of(n, self.accuracy) for n in names), default=0)
+        width = max((feature_half_width(n, self.accuracy) for n in names), default=0)
         return width + (1 if self.flux_form else 0)
 
 
@@ -218,12 +218,6 @@ def _build_layers(n_in: int, hidden: tuple[int, ...], n_out: int, rngs: nnx.Rngs
     return nnx.List([nnx.Linear(a, b, param_dtype=dtype, precision=jax.lax.Precision.HIGHEST, rngs=rngs)
                      for a, b in zip(sizes[:-1], sizes[1:])])
 
-
-def _stencil_of(name: str, accuracy: int) -> int:
-    parsed = parse_feature(name)
-    if parsed is None:
-        return 0
-    return max(half_width(order, accuracy) for order in parsed[1])
 
 
 def _vocabulary(variables, parameters) -> list[str]:

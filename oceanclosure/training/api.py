@@ -121,10 +121,11 @@ def _spread(tables: list[dict]) -> dict:
 
 def load_trained(case, closure=None):
     """The case's closure with ``closure/parameters.npz`` loaded (checksum verified)."""
-    closure = build_closures(case, trained=False) if closure is None else closure
     path = trained_parameters_path(case)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; train the case first (oceanclosure train {case.directory})")
+    if closure is None:
+        return build_closures(case)  # loads the parameters after checking they fit the case's tables
     return load_parameters(closure, path)
 
 

@@ -82,8 +82,12 @@ class Settings:
         return cls(**values)
 
 
+def make_schedule(settings: Settings) -> optax.Schedule:
+    return optax.exponential_decay(settings.learning_rate, settings.decay_steps, settings.decay_rate)
+
+
 def make_optimizer(settings: Settings) -> optax.GradientTransformation:
-    schedule = optax.exponential_decay(settings.learning_rate, settings.decay_steps, settings.decay_rate)
+    schedule = make_schedule(settings)
     base = optax.rmsprop(schedule) if settings.optimizer == "rmsprop" else optax.adam(schedule)
     return optax.chain(optax.clip_by_global_norm(settings.clip_norm), base)
 
@@ -221,7 +225,7 @@ class Trainer:
         if not jax.tree_util.tree_leaves(params):
             raise ValueError("the closure has no trainable parameters (set trainable = true on library terms)")
         self.optimizer = make_optimizer(settings)
-        self.schedule = optax.exponential_decay(settings.learning_rate, settings.decay_steps, settings.decay_rate)
+        self.schedule = make_schedule(settings)
         params = stack_members(params, settings.ensemble)
         init = jax.vmap(self.optimizer.init) if settings.ensemble > 1 else self.optimizer.init
         self.state = TrainState(params, init(params))
