@@ -33,8 +33,10 @@ def dtype_for(precision: str) -> np.dtype:
 
 
 def build_grid(case) -> Grid:
-    shape = (case.grid.nx,) if case.grid.ndim == 1 else (case.grid.nx, case.grid.ny)
-    return Grid.uniform(shape, case.grid.domain)
+    """The case's grid, with walls (bounded dimensions) from its boundary conditions."""
+    bc = build_boundary(case)
+    return Grid.uniform(case.grid.shape, case.grid.domain).with_bounded(
+        not bc.is_periodic(d) for d in range(bc.ndim))
 
 
 def _side(spec):

@@ -28,6 +28,7 @@ import numpy as np
 import tomli_w
 import xarray as xr
 
+from .build import build_grid
 from .grid import DIMENSION_NAMES, Grid
 from .timestepping import output_times
 
@@ -48,10 +49,7 @@ class TruthError(ValueError):
 
 def case_grid(case) -> Grid:
     """The case's grid, with walls (bounded dimensions) from its boundary conditions."""
-    sides = case.boundary_sides()
-    pairs = (("left", "right"), ("bottom", "top"))[: case.grid.ndim]
-    bounded = [sides[lo].kind != "periodic" for lo, _ in pairs]
-    return Grid.uniform(case.grid.shape, case.grid.domain).with_bounded(bounded)
+    return build_grid(case)
 
 
 def case_times(case) -> np.ndarray:
