@@ -110,20 +110,17 @@ def test_init_from_samples_fills_the_buffer_from_snapshots():
     assert max_error(trajectory, _cosine_history_solution) <= 1e-4
 
 
-def test_a_constant_history_filled_at_the_first_call_equals_one_filled_at_init():
-    """Without physics init cannot apply D; the first call does, with the run's physics."""
+def test_a_constant_history_holds_d_of_the_initial_state_and_needs_physics_for_it():
+    """The simulation passes the model's physics; without them a D in ν is a clear error."""
     inner = LibraryClosure(["nu*u_xx", "u*u_x"], [3.0, -0.2], parameters=["nu"], trainable=False)
     closure = DistributedDelayClosure(inner, tau1=0.3)
     sim = Simulation(BURGERS, closure, stepper="ssprk3", dt=1 / 64)
-    lazy = sim.initial_state(jnp.asarray(U0))._replace(
-        closure_state=closure.init(BURGERS_GRID, jnp.asarray(U0), 0.0))  # no physics: filled lazily
-    assert bool(lazy.closure_state.pending)
-    assert not bool(sim.initial_state(jnp.asarray(U0)).closure_state.pending)  # the simulation passes physics
-    eager = lazy._replace(closure_state=closure.init(BURGERS_GRID, jnp.asarray(U0), 0.0, physics=BURGERS.physics))
-    assert not bool(eager.closure_state.pending)
-    a, b = sim.advance(lazy, 0.5, 32), sim.advance(eager, 0.5, 32)
-    np.testing.assert_allclose(np.asarray(a.u), np.asarray(b.u), rtol=0, atol=1e-14)
-    assert not bool(a.closure_state.pending)
+    state = sim.initial_state(jnp.asarray(U0)).closure_state
+    expected = inner(jnp.asarray(U0), (), BURGERS_GRID, 0.0, BURGERS.physics)[0]
+    for level in np.asarray(state.values):
+        np.testing.assert_allclose(level, expected, rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="physics"):
+        closure.init(BURGERS_GRID, jnp.asarray(U0), 0.0)
     with pytest.raises(ValueError, match="physics"):
         DistributedDelayClosure(inner, tau1=0.3, history=lambda t: U0).init(BURGERS_GRID, jnp.asarray(U0))
 

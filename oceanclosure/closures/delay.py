@@ -99,9 +99,8 @@ t₀ − k·buffer_dt, k ≥ 1 (u₀ itself at t₀), and D is applied to each s
 `init_from_samples` fills the buffer from snapshots of u at given past times
 (the trainer's history from truth). Applying D may need the physical
 parameters (a term in ν): the simulation and the trainer pass ``physics=`` to
-`init` / `init_from_samples`. Called directly without it, a constant history
-whose D needs a parameter is filled lazily, at the first observe, from that
-call's D value, flagged by ``DelayState.pending``.
+`init` / `init_from_samples`; called directly without it, a D that needs a
+parameter is a clear error.
 """
 
 from __future__ import annotations
@@ -130,14 +129,12 @@ class DelayState(NamedTuple):
       times: (L,) the time of each slot.
       head: int32 slot of the newest entry.
       committed_time: time of the newest frozen entry.
-      pending: a constant history still waits for its first D value.
     """
 
     values: Any
     times: Any
     head: Any
     committed_time: Any
-    pending: Any
 
 
 class _DelayClosure(Closure):
@@ -170,10 +167,7 @@ class _DelayClosure(Closure):
         if self.instantaneous:
             return state
         t = jnp.asarray(t, state.times.dtype)
-        current = self._inner(u, grid, t, physics)
-        if self.history == "constant":
-            state = _fill_pending(state, current)
-        return _observe(state, t, current, self.buffer_dt)
+        return _observe(state, t, self._inner(u, grid, t, physics), self.buffer_dt)
 
     def tendency(self, u, state, grid, t, physics):
         """Read the buffered D values at time t (``u`` is not used unless τ = 0)."""
@@ -191,9 +185,8 @@ class _DelayClosure(Closure):
 
         Args:
           u0: the state at the start time t0.
-          physics: the model's parameters, to apply D to the history; without
-            them a constant history whose D needs a parameter is filled at the
-            first observe.
+          physics: the model's parameters, to apply D to the history (needed
+            when D uses one).
         """
         self._check_markovian(grid, u0, t0)
         if self.instantaneous:
@@ -201,14 +194,12 @@ class _DelayClosure(Closure):
         dtype = _time_dtype(u0)
         times = jnp.asarray(t0, dtype) - self.buffer_dt * jnp.arange(self.length - 1, -1, -1, dtype=dtype)
         if self.history == "constant":
-            level = self._inner_or_none(u0, grid, times[-1], physics)
-            pending = level is None
-            level = u0 if pending else level
-            values = tree_map(lambda v: jnp.broadcast_to(v, (self.length, *jnp.shape(v))), level)
-            return _fresh_state(values, times, pending, u0)
+            level = self._record_levels(tree_map(lambda v: v[None], u0), grid, times[-1:], physics)
+            values = tree_map(lambda v: jnp.broadcast_to(v, (self.length, *jnp.shape(v)[1:])), level)
+            return _fresh_state(values, times, u0)
         past = [self._history_at(s, u0) for s in times[:-1]]
         samples = tree_map(lambda *leaves: jnp.stack(leaves), *past, u0)
-        return _fresh_state(self._record_levels(samples, grid, times, physics), times, False, u0)
+        return _fresh_state(self._record_levels(samples, grid, times, physics), times, u0)
 
     def init_from_samples(self, grid, times, values, physics=None):
         """A buffer from snapshots of u at past times (ascending; the last is the start).
@@ -233,7 +224,7 @@ class _DelayClosure(Closure):
         nodes = times[-1].astype(dtype) - self.buffer_dt * jnp.arange(self.length - 1, -1, -1, dtype=dtype)
         resampled = _resample(times.astype(dtype), values, nodes)
         resampled = tree_map(lambda r, v: r.at[-1].set(v[-1]), resampled, values)
-        return _fresh_state(self._record_levels(resampled, grid, nodes, physics), nodes, False, last)
+        return _fresh_state(self._record_levels(resampled, grid, nodes, physics), nodes, last)
 
     def max_dt(self, grid, physics) -> float:
         return self.inner.max_dt(grid, physics)
@@ -242,15 +233,6 @@ class _DelayClosure(Closure):
 
     def _inner(self, u, grid, t, physics):
         return self.inner(u, (), grid, t, physics)[0]
-
-    def _inner_or_none(self, u, grid, t, physics):
-        """D(u), or None when D needs physical parameters that were not given."""
-        try:
-            return self._inner(u, grid, t, {} if physics is None else physics)
-        except KeyError:
-            if physics is None:
-                return None
-            raise
 
     def _record_levels(self, samples, grid, times, physics):
         """D(u) level by level."""
@@ -357,24 +339,10 @@ class DistributedDelayClosure(_DelayClosure):
 # --- the buffer as pure functions ----------------------------------------------
 
 
-def _fresh_state(values, times, pending: bool, like) -> DelayState:
+def _fresh_state(values, times, like) -> DelayState:
     values = tree_map(lambda v, u: jnp.asarray(v, jnp.result_type(u)), values, like)
     head = jnp.asarray(times.shape[0] - 1, jnp.int32)
-    return DelayState(values, times, head, times[-1], jnp.asarray(pending))
-
-
-def _fill_pending(state: DelayState, current) -> DelayState:
-    """A lazily-filled constant history takes the first observed value at every level.
-
-    A `lax.cond`, so that a run whose buffer was filled at init (the usual case)
-    does not pay a pass over the whole buffer every step.
-    """
-
-    def fill(values):
-        return tree_map(lambda v, c: jnp.broadcast_to(c, v.shape).astype(v.dtype), values, current)
-
-    values = jax.lax.cond(state.pending, fill, lambda values: values, state.values)
-    return state._replace(values=values, pending=jnp.zeros_like(state.pending))
+    return DelayState(values, times, head, times[-1])
 
 
 def _observe(state: DelayState, t, current, buffer_dt: float) -> DelayState:
@@ -385,7 +353,7 @@ def _observe(state: DelayState, t, current, buffer_dt: float) -> DelayState:
     slot = jnp.where(advance, (state.head + 1) % length, state.head).astype(state.head.dtype)
     values = tree_map(lambda v, c: v.at[slot].set(c.astype(v.dtype)), state.values, current)
     committed = jnp.where(t - state.committed_time >= buffer_dt, t, state.committed_time)
-    return DelayState(values, state.times.at[slot].set(t), slot, committed, jnp.zeros_like(state.pending))
+    return DelayState(values, state.times.at[slot].set(t), slot, committed)
 
 
 def _chronological(times, head):
