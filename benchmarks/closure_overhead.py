@@ -149,7 +149,7 @@ def bench_one(nx: int, args, closures: dict) -> dict:
         state0 = sim.initial_state(jnp.asarray(u0_host))
 
         def run(name=name, sim=sim, state0=state0):
-            results[name] = jax.block_until_ready(sim.advance(state0, t_end, steps).u)
+            results[name] = jax.block_until_ready(sim.advance(state0, t_end, steps).fields["u"])
 
         fns[name] = run
 

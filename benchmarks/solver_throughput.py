@@ -201,7 +201,7 @@ def bench_one(nx: int, args) -> dict:
     dt_eff = float(np.float32(t_end) / np.float32(steps))
 
     state0 = sim.initial_state(jnp.asarray(u0_host))
-    u0 = state0.u
+    u0 = state0.fields["u"]
     nu32, dt32 = jnp.float32(args.nu), jnp.float32(dt_eff)
     dx = grid.dx
     row = {"nx": nx, "steps": steps, "dt": dt_eff, "nu": args.nu}
@@ -209,7 +209,7 @@ def bench_one(nx: int, args) -> dict:
     fns, repeats, results = {}, {}, {}
 
     def ours():
-        results["ours"] = jax.block_until_ready(sim.advance(state0, t_end, steps).u)
+        results["ours"] = jax.block_until_ready(sim.advance(state0, t_end, steps).fields["u"])
 
     def hand():
         results["jax"] = jax.block_until_ready(run_handwritten_jax(u0, dt32, nu32, steps, dx))

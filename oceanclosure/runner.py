@@ -14,14 +14,6 @@ from .io import make_dataset
 from .simulation import BlowUpError, Trajectory
 
 
-def describe_closure(closure) -> str:
-    """A short description: class names of the summed closures."""
-    from .closures import ClosureSum
-
-    parts = closure.closures if isinstance(closure, ClosureSum) else [closure]
-    return " + ".join(type(c).__name__ for c in parts)
-
-
 class RunBlowUpError(RuntimeError):
     """A run that stopped being finite; ``dataset`` holds the output up to then."""
 
@@ -78,7 +70,7 @@ def _baseline(case, ds: xr.Dataset) -> xr.DataArray:
 
 
 def _dataset(case, sim, trajectory: Trajectory, wall_seconds: float, truth) -> xr.Dataset:
-    fields = {"u": (trajectory.u, "state of this run")}
+    fields = {"u": (trajectory.fields["u"], "state of this run")}
     if truth is not None:
         fields["u_truth"] = (np.stack([truth(t) for t in trajectory.times]), f"analytic solution '{case.truth.analytic}'")
     attrs = {
@@ -89,9 +81,9 @@ def _dataset(case, sim, trajectory: Trajectory, wall_seconds: float, truth) -> x
         "stepper": sim.tableau.name,
         "dt": float(trajectory.dt),
         "steps": int(trajectory.steps),
-        "closure": describe_closure(sim.closure),
+        "closure": sim.closure.describe(),
         "precision": case.grid.precision,
         "wall_seconds": float(wall_seconds),
-        "boundary": ", ".join(f"{k}={v.kind}" for k, v in sim.model.bc.named().items()),
+        "boundary": sim.model.bc.describe(),
     }
     return make_dataset(sim.grid, trajectory.times, fields, attrs)

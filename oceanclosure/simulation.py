@@ -1,7 +1,9 @@
 """Time integration: a pure Runge-Kutta step, `lax.scan` chunks, and a host loop.
 
-The state of a run is a `SimState` pytree ``(u, t, closure_state)``. `make_step`
-builds one pure step ``state -> state`` for a model, closure and Butcher tableau;
+The state of a run is a `SimState` pytree ``(fields, t, closure_state)``, where
+``fields`` maps each of the model's variables to its array. `make_step` builds
+one pure step ``state -> state`` for a model, closure and Butcher tableau (the
+Runge–Kutta stages map over the fields with jax tree utilities);
 `advance` scans it ``n_steps`` times from ``state.t`` to ``t_end`` with
 dt = (t_end - t) / n_steps, so every chunk lands exactly on its end time. Both
 are traceable (jit, grad, vmap) and never leave the device.
@@ -16,21 +18,23 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .closures.base import Closure, add_rates, as_closure
+from .closures.base import Closure, add_rates, add_tendencies, as_closure
 from .models.base import FluxModel
+
+tree_map = jax.tree_util.tree_map
 from .timestepping import ButcherTableau, StabilityError, get_stepper, max_stable_dt, output_times, steps_between_outputs
 
 
 class SimState(NamedTuple):
-    """Everything needed to continue a run: the field, the time, the closure memory."""
+    """Everything needed to continue a run: the fields ``{name: array}``, the time, the closure memory."""
 
-    u: Any
+    fields: Any
     t: Any
     closure_state: Any = ()
 
@@ -44,7 +48,7 @@ class BlowUpError(RuntimeError):
 
 
 def make_rhs(model: FluxModel, closure: Closure) -> Callable:
-    """``rhs(u, closure_state, t, physics, closure) -> du/dt``.
+    """``rhs(fields, closure_state, t, physics, closure) -> d(fields)/dt``.
 
     ``closure_state`` is the state carried through the step (after the step's
     ``closure.observe``); the closure only reads it here (`closures.base`).
@@ -58,8 +62,7 @@ def make_rhs(model: FluxModel, closure: Closure) -> Callable:
         tendency = jax.lax.optimization_barrier(model.tendency(u, t, physics))
         if closure.is_null:
             return tendency
-        extra = closure.tendency(u, closure_state, grid, t, physics)
-        return tendency + extra.astype(tendency.dtype)
+        return add_tendencies(tendency, closure.tendency(u, closure_state, grid, t, physics))
 
     return rhs
 
@@ -86,24 +89,26 @@ def make_step(model: FluxModel, closure: Closure, tableau: ButcherTableau) -> Ca
     c_vector = np.asarray(tableau.c)
 
     def step(state: SimState, dt, physics, closure) -> SimState:
-        u, t = state.u, state.t
+        u, t = state.fields, state.t
         carried = state.closure_state
         if not closure.is_null:
             carried = closure.observe(u, carried, grid, t, physics)
         k0 = rhs(u, carried, t, physics, closure)
         if stages == 1:
-            return SimState((u + dt * tableau.b[0] * k0).astype(u.dtype), t + dt, carried)
-        a_rows = jnp.asarray(a_matrix, dtype=u.dtype)
+            return SimState(tree_map(lambda q, k: (q + dt * tableau.b[0] * k).astype(q.dtype), u, k0), t + dt, carried)
         c_values = jnp.asarray(c_vector, dtype=jnp.asarray(t).dtype)
 
         def stage(i, ks):
-            increment = _weighted_sum(list(a_rows[i]), list(ks), skip_zeros=False)
-            k = rhs((u + dt * increment).astype(u.dtype), carried, t + c_values[i] * dt, physics, closure)
-            return ks.at[i].set(k.astype(u.dtype))
+            def stage_input(q, kq):
+                a_row = jnp.asarray(a_matrix, dtype=q.dtype)[i]
+                return (q + dt * _weighted_sum(list(a_row), list(kq), skip_zeros=False)).astype(q.dtype)
 
-        ks = jnp.zeros((stages,) + u.shape, u.dtype).at[0].set(k0.astype(u.dtype))
+            k = rhs(tree_map(stage_input, u, ks), carried, t + c_values[i] * dt, physics, closure)
+            return tree_map(lambda kq, ki, q: kq.at[i].set(ki.astype(q.dtype)), ks, k, u)
+
+        ks = tree_map(lambda q, k: jnp.zeros((stages,) + q.shape, q.dtype).at[0].set(k.astype(q.dtype)), u, k0)
         ks = jax.lax.fori_loop(1, stages, stage, ks)
-        u_new = (u + dt * _weighted_sum(tableau.b, list(ks))).astype(u.dtype)
+        u_new = tree_map(lambda q, kq: (q + dt * _weighted_sum(tableau.b, list(kq))).astype(q.dtype), u, ks)
         return SimState(u_new, t + dt, carried)
 
     return step
@@ -135,10 +140,10 @@ def advance(step: Callable, state: SimState, t_end, n_steps: int, physics, closu
 
 @dataclasses.dataclass
 class Trajectory:
-    """Snapshots of a run on the host: ``u[k]`` at ``times[k]``."""
+    """Snapshots of a run on the host: ``fields[name][k]`` at ``times[k]``."""
 
     times: np.ndarray
-    u: np.ndarray
+    fields: dict[str, np.ndarray]
     final_state: Optional[SimState] = None
     dt: float = math.nan
     steps: int = 0
@@ -174,19 +179,27 @@ class Simulation:
     def grid(self):
         return self.model.grid
 
+    def as_fields(self, u0) -> dict:
+        """The state's fields: a mapping as it is, or one array for a single-field model."""
+        names = self.model.variable_names
+        if not isinstance(u0, Mapping):
+            if len(names) != 1:
+                raise ValueError(f"this model has the fields {list(names)}: give the state as {{name: array}}")
+            u0 = {names[0]: u0}
+        return self.model.check_fields(u0)
+
     def initial_state(self, u0, t0: float = 0.0, physics=None) -> SimState:
-        u0 = jnp.asarray(u0)
-        if u0.shape != self.grid.array_shape:
-            raise ValueError(f"initial state has shape {u0.shape}, the grid needs {self.grid.array_shape}")
+        """The state at ``t0`` from the fields ``u0`` (a mapping, or an array for a single-field model)."""
+        fields = {k: jnp.asarray(v) for k, v in self.as_fields(u0).items()}
         physics = self.model.physics if physics is None else physics
-        closure_state = self.closure.init(self.grid, u0, t0, physics)
-        return SimState(u0, jnp.asarray(t0, dtype=u0.dtype), closure_state)
+        closure_state = self.closure.init(self.grid, fields, t0, physics)
+        return SimState(fields, jnp.asarray(t0, dtype=_float_dtype(fields)), closure_state)
 
     def stable_dt(self, u0, physics=None, times=(0.0,)) -> float:
         """The largest stable dt for this model, closure and stepper (cfl = 1)."""
         physics = self.model.physics if physics is None else physics
-        rates = add_rates(self.model.stability_rates(u0, physics, times),
-                          self.closure.stability_rates(self.grid, physics), self.closure.state_rates(u0, self.grid))
+        fields = self.as_fields(u0)
+        rates = add_rates(self.model.rates(fields, physics, times), self.closure.rates(self.grid, physics, fields))
         limit = max_stable_dt(rates, self.tableau, central_advection=self.model.scheme.central)
         return min(limit, self.closure.max_dt(self.grid, physics))
 
@@ -227,22 +240,35 @@ class Simulation:
         state = u0_or_state if isinstance(u0_or_state, SimState) else self.initial_state(u0_or_state, physics=physics)
         start = float(state.t)
         times = output_times(start, stop, output_interval)
-        max_dt = self.choose_dt(np.asarray(state.u), physics, np.linspace(start, stop, 9))
-        snapshots, steps, dt_used = [np.asarray(state.u)], 0, math.inf
+        max_dt = self.choose_dt(_host(state.fields), physics, np.linspace(start, stop, 9))
+        snapshots, steps, dt_used = [_host(state.fields)], 0, math.inf
         for k, t_end in enumerate(times[1:], start=1):
             n, dt = steps_between_outputs(t_end - times[k - 1], max_dt)
             new_state = self.advance(state, float(t_end), n, physics)
-            u_host = np.asarray(new_state.u)
-            if not np.all(np.isfinite(u_host)):
-                partial = Trajectory(times[:k], np.stack(snapshots), state, dt_used, steps)
+            host = _host(new_state.fields)
+            bad = [name for name, v in host.items() if not np.all(np.isfinite(v))]
+            if bad:
+                partial = Trajectory(times[:k], _stack(snapshots), state, dt_used, steps)
                 raise BlowUpError(
-                    f"the solution stopped being finite between t = {times[k - 1]:g} and t = {t_end:g} "
-                    f"(dt = {dt:g}); the time step is probably too large for the flow (CFL): "
+                    f"the solution ({', '.join(bad)}) stopped being finite between t = {times[k - 1]:g} and "
+                    f"t = {t_end:g} (dt = {dt:g}); the time step is probably too large for the flow (CFL): "
                     "lower time.cfl or time.dt",
                     partial,
                 )
             state, steps, dt_used = new_state, steps + n, min(dt_used, dt)
-            snapshots.append(u_host)
+            snapshots.append(host)
             if progress is not None:
                 progress(float(t_end), stop)
-        return Trajectory(times, np.stack(snapshots), state, dt_used, steps)
+        return Trajectory(times, _stack(snapshots), state, dt_used, steps)
+
+
+def _host(fields: Mapping) -> dict[str, np.ndarray]:
+    return {name: np.asarray(v) for name, v in fields.items()}
+
+
+def _stack(snapshots: list[dict]) -> dict[str, np.ndarray]:
+    return {name: np.stack([s[name] for s in snapshots]) for name in snapshots[0]}
+
+
+def _float_dtype(fields: Mapping):
+    return jnp.result_type(*(jnp.asarray(v).dtype for v in fields.values()))

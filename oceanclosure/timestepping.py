@@ -11,11 +11,13 @@ diffusion and ≤ its extent along the imaginary axis (``imaginary_extent``) for
 central advection and dispersion; upwind-type advection uses the classical CFL
 number 1. The combined limit (`max_stable_dt`) is
 
-    dt_max = 1 / (r_adv + 2 r_diff / real_extent + r_disp / imaginary_extent),
+    dt_max = 1 / (r_adv + 2 r_diff / real_extent + r_react / real_extent + r_disp / imaginary_extent),
 
-with the rates of `models.base.FluxModel.stability_rates` (the diffusive rate is
-2κ/dx², i.e. half the spectral radius 4κ/dx², so forward Euler's limit is
-dt ≤ dx²/(2κ)). ``time.cfl`` multiplies dt_max.
+with the rates of `models.base.FluxModel.rates` and `closures.base.Closure.rates`
+(the diffusive rate is 2κ/dx², i.e. half the spectral radius 4κ/dx², so forward
+Euler's limit is dt ≤ dx²/(2κ); the reactive rate is the magnitude of a real
+eigenvalue, e.g. k for a decay −k q, so Euler's limit is dt ≤ 2/k).
+``time.cfl`` multiplies dt_max.
 """
 
 from __future__ import annotations
@@ -99,9 +101,13 @@ def max_stable_dt(rates: Mapping[str, float], tableau: ButcherTableau, central_a
     advective = rates.get("advective", 0.0)
     if central_advection and advective > 0:
         advective = advective / tableau.imaginary_extent
+    unknown = sorted(set(rates) - {"advective", "diffusive", "dispersive", "reactive"})
+    if unknown:
+        raise ValueError(f"unknown stability rate(s) {unknown}: use advective, diffusive, dispersive, reactive")
     total = (
         advective
         + 2 * rates.get("diffusive", 0.0) / tableau.real_extent
+        + (rates.get("reactive", 0.0) / tableau.real_extent if rates.get("reactive", 0.0) else 0.0)
         + (rates.get("dispersive", 0.0) / tableau.imaginary_extent if rates.get("dispersive", 0.0) else 0.0)
     )
     return math.inf if total == 0 else 1.0 / total

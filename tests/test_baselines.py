@@ -91,8 +91,8 @@ def test_zero_eddy_diffusivity_is_bit_identical_to_no_closure():
 
     reference, zero_run, live_run = run(None), run(EddyDiffusivityClosure(0.0)), run(EddyDiffusivityClosure(0.01))
     assert reference.steps >= 4
-    assert np.array_equal(zero_run.u, reference.u)
-    assert not np.array_equal(live_run.u, reference.u)
+    assert np.array_equal(zero_run.fields["u"], reference.fields["u"])
+    assert not np.array_equal(live_run.fields["u"], reference.fields["u"])
 
 
 @pytest.mark.parametrize("ndim", [1, 2])
@@ -106,10 +106,10 @@ def test_eddy_diffusivity_adds_to_the_viscosity(ndim):
         u = 0.2 + np.sin(x) * np.cos(2 * np.pi * y)
     bc = BoundaryConditions.periodic(ndim)
     closure = EddyDiffusivityClosure(kappa)
-    split = np.asarray(Burgers(grid, bc, "upwind", nu=nu).tendency(jnp.asarray(u), 0.0)) + _tendency(closure, u, grid)
-    merged = np.asarray(Burgers(grid, bc, "upwind", nu=nu + kappa).tendency(jnp.asarray(u), 0.0))
+    split = np.asarray(Burgers(grid, bc, "upwind", nu=nu).tendency({"u": jnp.asarray(u)}, 0.0)["u"]) + _tendency(closure, u, grid)
+    merged = np.asarray(Burgers(grid, bc, "upwind", nu=nu + kappa).tendency({"u": jnp.asarray(u)}, 0.0)["u"])
     np.testing.assert_allclose(split, merged, rtol=1e-12, atol=1e-13)
-    assert closure.stability_rates(grid, {}) == pytest.approx({"diffusive": sum(2 * kappa / h**2 for h in grid.step)})
+    assert closure.rates(grid, {}, {"u": u}) == pytest.approx({"diffusive": sum(2 * kappa / h**2 for h in grid.step)})
 
 
 def test_eddy_diffusivity_run_equals_the_more_viscous_run():
@@ -121,7 +121,7 @@ def test_eddy_diffusivity_run_equals_the_more_viscous_run():
     a = Simulation(merged.model, dt=dt).run(U0, stop=1.0, output_interval=0.5)
     b = Simulation(split.model, closure=split.closure, dt=dt).run(U0, stop=1.0, output_interval=0.5)
     assert a.steps == b.steps
-    np.testing.assert_allclose(b.u, a.u, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(b.fields["u"], a.fields["u"], rtol=1e-11, atol=1e-13)
 
 
 # --- walls ---------------------------------------------------------------------------------
@@ -175,12 +175,11 @@ def test_smagorinsky_alone_dissipates_energy():
     closure = SmagorinskyClosure(1.0)
     model = AdvectionDiffusion(GRID, PERIODIC, "upwind", velocity=0.0, diffusivity=0.0)
     u0 = np.where(X < np.pi, 1.0, -0.5) + 0.1 * np.sin(3 * X)
-    rates = closure.state_rates(u0, GRID)
+    rates = closure.rates(GRID, {}, u0)
     assert rates["diffusive"] == pytest.approx(4 * np.max(np.abs(np.diff(u0, append=u0[:1]))) / GRID.dx)
-    assert closure.stability_rates(GRID, {}) == {}
     dt = 0.5 * max_stable_dt(rates, get_stepper("ssprk3"))
     run = Simulation(model, closure=closure, dt=dt).run(u0, stop=0.5, output_interval=0.1)
-    energy, mass = np.sum(run.u**2, axis=1), np.sum(run.u, axis=1)
+    energy, mass = np.sum(run.fields["u"]**2, axis=1), np.sum(run.fields["u"], axis=1)
     assert np.all(np.diff(energy) < 0) and energy[-1] < 0.99 * energy[0]
     np.testing.assert_allclose(mass, mass[0], rtol=0, atol=1e-12)
 
@@ -192,10 +191,10 @@ def test_smagorinsky_dissipates_energy_in_inviscid_burgers():
     u0 = 0.2 + np.sin(X)
     bare = Simulation(model, stepper="ssprk3", cfl=0.3).run(u0, stop=2.0, output_interval=0.25)
     run = Simulation(model, closure=closure, stepper="ssprk3", cfl=0.3).run(u0, stop=2.0, output_interval=0.25)
-    energy = np.sum(run.u**2, axis=1)
+    energy = np.sum(run.fields["u"]**2, axis=1)
     assert np.all(np.diff(energy) < 0)
-    assert np.all(energy[1:] < np.sum(bare.u[1:] ** 2, axis=1))
-    production = [float(np.sum(u * _tendency(closure, u, GRID))) for u in run.u]
+    assert np.all(energy[1:] < np.sum(bare.fields["u"][1:] ** 2, axis=1))
+    production = [float(np.sum(u * _tendency(closure, u, GRID))) for u in run.fields["u"]]
     assert max(production) < 0
 
 
@@ -218,8 +217,8 @@ def test_flux_upwind_correction_turns_upwind_into_central():
     u = 1.2 + np.sin(X)
     upwind = Burgers(GRID, PERIODIC, "upwind", nu=0.01)
     central = Burgers(GRID, PERIODIC, "central", nu=0.01)
-    corrected = np.asarray(upwind.tendency(jnp.asarray(u), 0.0)) + _tendency(UpwindCorrectionClosure(form="flux"), u, GRID)
-    np.testing.assert_allclose(corrected, np.asarray(central.tendency(jnp.asarray(u), 0.0)), rtol=1e-12, atol=1e-13)
+    corrected = np.asarray(upwind.tendency({"u": jnp.asarray(u)}, 0.0)["u"]) + _tendency(UpwindCorrectionClosure(form="flux"), u, GRID)
+    np.testing.assert_allclose(corrected, np.asarray(central.tendency({"u": jnp.asarray(u)}, 0.0)["u"]), rtol=1e-12, atol=1e-13)
     h = GRID.dx
     u_x, u_xx = np.cos(X), -np.sin(X)
     truncation = -(h / 2) * (np.abs(u) * u_xx + np.sign(u) * u_x**2)
@@ -239,7 +238,7 @@ def _advecting_shock_error(nx, re, stop, closure):
     run = Simulation(Burgers(grid, bc, "upwind", nu=nu), closure=closure, cfl=0.5).run(
         averages(0.0), stop=stop, output_interval=stop / 5)
     truth = np.stack([averages(t) for t in run.times])
-    return float(np.mean(np.sqrt(np.mean((run.u - truth) ** 2, axis=1))))
+    return float(np.mean(np.sqrt(np.mean((run.fields["u"] - truth) ** 2, axis=1))))
 
 
 def test_upwind_correction_reduces_the_advecting_shock_error():

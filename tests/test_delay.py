@@ -54,7 +54,7 @@ def still_run(closure, dt, stop, interval, start=None):
 
 
 def max_error(trajectory, exact):
-    return float(np.max(np.abs(trajectory.u - exact(trajectory.times)[:, None])))
+    return float(np.max(np.abs(trajectory.fields["u"] - exact(trajectory.times)[:, None])))
 
 
 # --- exact solutions ------------------------------------------------------------------
@@ -105,7 +105,8 @@ def test_init_from_samples_fills_the_buffer_from_snapshots():
     closure = DiscreteDelayClosure(minus_u(), delay=1.0)
     times = np.linspace(-1.2, 0.0, 121)
     values = np.cos(times)[:, None] * np.ones(8)
-    state = SimState(jnp.asarray(values[-1]), jnp.asarray(0.0), closure.init_from_samples(STILL.grid, times, values))
+    state = SimState({"u": jnp.asarray(values[-1])}, jnp.asarray(0.0),
+                     closure.init_from_samples(STILL.grid, times, {"u": values}))
     trajectory = still_run(closure, 0.01, 1.0, 1 / 16, start=state)
     assert max_error(trajectory, _cosine_history_solution) <= 1e-4
 
@@ -117,7 +118,7 @@ def test_a_constant_history_holds_d_of_the_initial_state_and_needs_physics_for_i
     sim = Simulation(BURGERS, closure, stepper="ssprk3", dt=1 / 64)
     state = sim.initial_state(jnp.asarray(U0)).closure_state
     expected = inner(jnp.asarray(U0), (), BURGERS_GRID, 0.0, BURGERS.physics)[0]
-    for level in np.asarray(state.values):
+    for level in np.asarray(state.values["u"]):
         np.testing.assert_allclose(level, expected, rtol=0, atol=1e-14)
     with pytest.raises(ValueError, match="physics"):
         closure.init(BURGERS_GRID, jnp.asarray(U0), 0.0)
@@ -210,7 +211,7 @@ def test_D_is_evaluated_once_per_step_not_once_per_stage(make):
 
 def _burgers_run(closure, stop=0.5, interval=0.25, dt=1 / 128):
     sim = Simulation(BURGERS, closure, stepper="ssprk3", dt=dt)
-    return sim.run(U0, stop=stop, output_interval=interval).u
+    return sim.run(U0, stop=stop, output_interval=interval).fields["u"]
 
 
 def test_zero_delay_equals_the_markovian_closure():
@@ -276,12 +277,12 @@ def test_restart_with_saved_buffers_equals_one_run(tmp_path):
     for a, b in zip(jax.tree_util.tree_leaves(rest), jax.tree_util.tree_leaves(whole)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-12)
     # the buffers matter: restarting from the same u with other buffers differs
-    other = closure.init(BURGERS_GRID, jnp.asarray(U0) * 0.5)
-    other = (other[0], closure.closures[1].init(BURGERS_GRID, jnp.asarray(U0) * 0.5, physics=BURGERS.physics))
+    other = closure.init(BURGERS_GRID, {"u": jnp.asarray(U0) * 0.5})
+    other = (other[0], closure.closures[1].init(BURGERS_GRID, {"u": jnp.asarray(U0) * 0.5}, physics=BURGERS.physics))
     for k in range(2):
         buffers = tuple(other[j] if j == k else restored.closure_state[j] for j in range(2))
         changed = sim.advance(restored._replace(closure_state=buffers), 1.0, 32)
-        assert np.max(np.abs(np.asarray(changed.u) - np.asarray(whole.u))) > 1e-5
+        assert np.max(np.abs(np.asarray(changed.fields["u"]) - np.asarray(whole.fields["u"]))) > 1e-5
 
 
 def test_translation_equivariance_on_a_periodic_grid():
@@ -289,11 +290,11 @@ def test_translation_equivariance_on_a_periodic_grid():
     shift = 5
 
     def final(u0):
-        return np.asarray(sim.advance(sim.initial_state(jnp.asarray(u0)), 0.5, 32).u)
+        return np.asarray(sim.advance(sim.initial_state(jnp.asarray(u0)), 0.5, 32).fields["u"])
 
     np.testing.assert_allclose(final(np.roll(U0, shift)), np.roll(final(U0), shift), rtol=0, atol=1e-13)
     assert not np.allclose(final(U0), np.asarray(Simulation(BURGERS, stepper="ssprk3", dt=1 / 64).advance(
-        Simulation(BURGERS).initial_state(jnp.asarray(U0)), 0.5, 32).u), atol=1e-4)  # the closures act
+        Simulation(BURGERS).initial_state(jnp.asarray(U0)), 0.5, 32).fields["u"]), atol=1e-4)  # the closures act
 
 
 def test_the_same_closure_runs_on_any_grid():
@@ -304,8 +305,8 @@ def test_the_same_closure_runs_on_any_grid():
         u0 = 0.3 + np.sin(2 * np.pi * (grid.centers() - domain[0]) / (domain[1] - domain[0]))
         dt = sim.choose_dt(u0)
         final = sim.advance(sim.initial_state(jnp.asarray(u0)), 8 * dt, 8)
-        assert final.u.shape == (nx,) and np.all(np.isfinite(np.asarray(final.u)))
-        assert [s.values.shape for s in final.closure_state] == [(c.length, nx) for c in closure.closures]
+        assert final.fields["u"].shape == (nx,) and np.all(np.isfinite(np.asarray(final.fields["u"])))
+        assert [s.values["u"].shape for s in final.closure_state] == [(c.length, nx) for c in closure.closures]
 
 
 HEUN = ButcherTableau("heun", a=((), (1.0,)), b=(0.5, 0.5), c=(0.0, 1.0), real_extent=2.0, imaginary_extent=0.0)
@@ -320,8 +321,8 @@ def test_gradient_with_respect_to_the_inner_coefficients_matches_finite_differen
 
     def loss(params):
         model = nnx.merge(graphdef, params, rest)
-        state = SimState(u0, jnp.asarray(0.0), model.init(BURGERS_GRID, u0, 0.0))
-        return jnp.mean(advance(sim.step, state, 0.3, 20, BURGERS.physics, model).u ** 2)
+        state = SimState({"u": u0}, jnp.asarray(0.0), model.init(BURGERS_GRID, {"u": u0}, 0.0))
+        return jnp.mean(advance(sim.step, state, 0.3, 20, BURGERS.physics, model).fields["u"] ** 2)
 
     value_and_grad = jax.jit(jax.value_and_grad(loss))  # one compilation for all evaluations
     grads = value_and_grad(params)[1]
@@ -347,9 +348,9 @@ def test_a_float32_run_keeps_float32_buffers():
     """float64 coefficients (x64) with a float32 state: the buffers stay float32 in the carry."""
     sim = Simulation(BURGERS, both_delays(), stepper="ssprk3", dt=1 / 64)
     trajectory = sim.run(U0.astype(np.float32), stop=0.25, output_interval=0.25)
-    assert trajectory.u.dtype == np.float32 and np.all(np.isfinite(trajectory.u))
+    assert trajectory.fields["u"].dtype == np.float32 and np.all(np.isfinite(trajectory.fields["u"]))
     for buffer in trajectory.final_state.closure_state:
-        assert buffer.values.dtype == buffer.times.dtype == buffer.committed_time.dtype == jnp.float32
+        assert buffer.values["u"].dtype == buffer.times.dtype == buffer.committed_time.dtype == jnp.float32
         assert buffer.head.dtype == jnp.int32
 
 
@@ -358,9 +359,9 @@ def test_a_float32_run_keeps_float32_buffers():
 
 def test_stability_rates_delegate_to_the_inner_closure():
     inner = LibraryClosure(["u_xx"], [0.1], trainable=False)
-    rates = inner.stability_rates(BURGERS_GRID, BURGERS.physics)
-    assert DiscreteDelayClosure(inner, delay=0.5).stability_rates(BURGERS_GRID, BURGERS.physics) == rates
-    scaled = DistributedDelayClosure(inner, tau1=0.5, tau2=0.1).stability_rates(BURGERS_GRID, BURGERS.physics)
+    rates = inner.rates(BURGERS_GRID, BURGERS.physics)
+    assert DiscreteDelayClosure(inner, delay=0.5).rates(BURGERS_GRID, BURGERS.physics) == rates
+    scaled = DistributedDelayClosure(inner, tau1=0.5, tau2=0.1).rates(BURGERS_GRID, BURGERS.physics)
     assert scaled["diffusive"] == pytest.approx(0.4 * rates["diffusive"]) and scaled["diffusive"] > 0
     assert DiscreteDelayClosure(inner, delay=0.5).stencil_width == inner.stencil_width == 1
 

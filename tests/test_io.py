@@ -82,7 +82,7 @@ def test_checkpoint_restart_equals_uninterrupted_run(tmp_path):
     io.save_state(half, tmp_path / "state.npz")
     restored = io.load_state(tmp_path / "state.npz", like=half)
     resumed = sim.advance(SimState(*restored), 0.4, 20)
-    np.testing.assert_array_equal(np.asarray(resumed.u), np.asarray(straight.u))
+    np.testing.assert_array_equal(np.asarray(resumed.fields["u"]), np.asarray(straight.fields["u"]))
 
 
 def test_checkpoint_of_another_run_is_refused(tmp_path):

@@ -35,7 +35,7 @@ def test_tendency_is_the_weighted_sum_of_terms():
 
 def test_equations_drop_zero_terms_and_give_latex():
     closure = LibraryClosure(["u_xx", "u_xxx", "u*u_x", "u**2*u_x"], [0.0, -1.0103, -4.9688, 0.0])
-    eq = closure.equations()["u"]
+    eq = closure.equations()["u"][0]
     u, u_x, u_xxx = sympy.symbols("u u_x u_xxx")
     assert eq["sympy"].coeff(u_xxx) == pytest.approx(-1.0103, rel=1e-6)
     assert eq["sympy"].coeff(u * u_x) == pytest.approx(-4.9688, rel=1e-6)
@@ -66,7 +66,7 @@ def test_zero_coefficients_are_bit_identical_to_no_closure():
     zero = LibraryClosure(["u_xx", "u*u_x", "dx*u_x**2"])
     sim = Simulation(model, zero, dt=0.01)
     run = sim.advance(sim.initial_state(u), 0.5, 50)
-    assert np.array_equal(np.asarray(run.u), np.asarray(base.u))
+    assert np.array_equal(np.asarray(run.fields["u"]), np.asarray(base.fields["u"]))
 
 
 def test_translation_equivariance_and_any_grid():
@@ -102,7 +102,7 @@ def test_gradient_with_respect_to_coefficients_matches_finite_differences():
     def loss(c):
         closure = LibraryClosure(["u_xx", "u*u_x"], jnp.stack([c, 0.1]))
         sim = Simulation(model, closure, dt=0.01)
-        return jnp.mean(sim.advance(sim.initial_state(u), 0.2, 20).u ** 2)
+        return jnp.mean(sim.advance(sim.initial_state(u), 0.2, 20).fields["u"] ** 2)
 
     grad = jax.grad(loss)(0.02)
     eps = 1e-6
@@ -121,8 +121,9 @@ def test_bad_terms_and_shapes():
 
 def test_reaction_and_advection_terms_report_their_rates():
     grid = Grid.uniform(50, [0.0, 1.0])
-    rates = LibraryClosure(["u", "u_x", "nu*u_xx", "u*u_xx"], [-2.0, 3.0, 1.0, 5.0], parameters=["nu"]).stability_rates(
+    rates = LibraryClosure(["u", "u_x", "nu*u_xx", "u*u_xx"], [-2.0, 3.0, 1.0, 5.0], parameters=["nu"]).rates(
         grid, {"nu": 0.1})
     assert rates["advective"] == pytest.approx(3.0 / grid.dx)
-    assert rates["diffusive"] == pytest.approx(2.0 / 2 + 2 * 0.1 / grid.dx**2)  # u*u_xx is state-dependent: not counted
+    assert rates["reactive"] == pytest.approx(2.0)
+    assert rates["diffusive"] == pytest.approx(2 * 0.1 / grid.dx**2)  # u*u_xx is state-dependent: not counted
     assert rates["dispersive"] == 0.0

@@ -35,7 +35,7 @@ def _rms_error_at(make_model, exact, nx, domain, t_end, stepper="ssprk3"):
     sim = Simulation(make_model(grid), stepper=stepper, cfl=0.5)
     u0 = _averages(grid, lambda x: exact(x, 0.0))
     n_steps = math.ceil(t_end / sim.choose_dt(u0))
-    u = np.asarray(sim.advance(sim.initial_state(jnp.asarray(u0)), t_end, n_steps).u)
+    u = np.asarray(sim.advance(sim.initial_state(jnp.asarray(u0)), t_end, n_steps).fields["u"])
     return float(np.sqrt(np.mean((u - _averages(grid, lambda x: exact(x, t_end))) ** 2)))
 
 
@@ -61,7 +61,7 @@ def test_advecting_shock_matches_the_exact_solution():
     u0 = _averages(grid, lambda x: analytic.advecting_shock(x, 0.0, nu=nu))
     trajectory = sim.run(u0, stop=2.0, output_interval=0.1)
     truth = np.stack([_averages(grid, lambda x: analytic.advecting_shock(x, t, nu=nu)) for t in trajectory.times])
-    rms = np.sqrt(np.mean((trajectory.u - truth) ** 2, axis=1))
+    rms = np.sqrt(np.mean((trajectory.fields["u"] - truth) ** 2, axis=1))
     first_half = trajectory.times <= 1.0 + 1e-12
     assert rms[first_half].mean() < 4.2e-5, rms
     assert rms.mean() < 7e-4, rms
@@ -143,7 +143,7 @@ def test_viscous_burgers_energy_decays(scheme):
     u0 = 0.2 + np.sin(x) + 0.3 * np.cos(2 * x)
     sim = Simulation(Burgers(grid, PERIODIC, scheme, nu=0.05), stepper="ssprk3", cfl=0.5)
     trajectory = sim.run(u0, stop=3.0, output_interval=0.1)
-    energy = np.sum(trajectory.u**2, axis=1)
+    energy = np.sum(trajectory.fields["u"]**2, axis=1)
     assert np.all(np.diff(energy) < 0), energy
     assert energy[-1] < 0.8 * energy[0]
 
@@ -152,21 +152,21 @@ def test_viscous_burgers_energy_decays(scheme):
 
 
 def _spectral_radius(model, u):
-    jacobian = jax.jacfwd(lambda v: model.tendency(v, 0.0))(jnp.asarray(u))
+    jacobian = jax.jacfwd(lambda v: model.tendency({"u": v}, 0.0)["u"])(jnp.asarray(u))
     return float(np.max(np.abs(np.linalg.eigvals(np.asarray(jacobian)))))
 
 
 def test_dispersive_rate_is_the_spectral_radius_of_the_uxxx_stencil():
     grid = Grid.uniform(30, [0.0, 3.0])  # 30 cells: the mode at θ = 2π/3 exists
     model = KdVBurgers(grid, PERIODIC, "central", a=0.0, b=0.7, nu=0.0)
-    rates = model.stability_rates(np.zeros(30), model.physics, (0.0,))
+    rates = model.rates({"u": np.zeros(30)}, model.physics, (0.0,))
     assert math.isclose(_spectral_radius(model, np.zeros(30)), rates["dispersive"], rel_tol=1e-10)
 
 
 def test_diffusive_rate_is_half_the_spectral_radius():
     grid = Grid.uniform(30, [0.0, 3.0])
     model = AdvectionDiffusion(grid, PERIODIC, "upwind", 0.0, 0.3)
-    rates = model.stability_rates(np.zeros(30), model.physics, (0.0,))
+    rates = model.rates({"u": np.zeros(30)}, model.physics, (0.0,))
     assert math.isclose(_spectral_radius(model, np.zeros(30)), 2 * rates["diffusive"], rel_tol=1e-10)
 
 
@@ -184,7 +184,7 @@ def test_function_fields_equal_constant_fields():
         (lambda t, x, y: 0.7 + 0 * x, lambda t, x, y: -0.2 + 0 * y),
         lambda t, x, y: 0.05 + 0 * x * y,
     )
-    np.testing.assert_allclose(functions.tendency(u, 0.3), constant.tendency(u, 0.3), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(functions.tendency({"u": u}, 0.3)["u"], constant.tendency({"u": u}, 0.3)["u"], rtol=0, atol=1e-13)
 
 
 def test_function_diffusivity_is_evaluated_at_faces_and_time():
@@ -193,7 +193,7 @@ def test_function_diffusivity_is_evaluated_at_faces_and_time():
     x = grid.centers()
     bc = BoundaryConditions.from_sides(left=Dirichlet(0.0), right=Dirichlet(1.0))
     model = AdvectionDiffusion(grid, bc, "upwind", 0.0, lambda t, x: 1.0 + t * x)
-    tendency = np.asarray(model.tendency(jnp.asarray(x**2), 0.5))
+    tendency = np.asarray(model.tendency({"u": jnp.asarray(x**2)}, 0.5)["u"])
     interior = slice(1, -1)  # the first-order wall ghosts are not exact for x²
     np.testing.assert_allclose(tendency[interior], 2 * (1 + 2 * 0.5 * x[interior]), rtol=0, atol=1e-10)
 

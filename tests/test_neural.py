@@ -185,8 +185,8 @@ def test_zero_last_layer_is_bit_identical_to_no_closure(flux_form):
     zero_run = run(_net(flux_form, init_last_layer="zeros", **small))
     live_run = run(_net(flux_form, **small))
     assert reference.steps >= 4
-    assert np.array_equal(zero_run.u, reference.u)
-    assert not np.array_equal(live_run.u, reference.u)
+    assert np.array_equal(zero_run.fields["u"], reference.fields["u"])
+    assert not np.array_equal(live_run.fields["u"], reference.fields["u"])
 
 
 # --- any grid ----------------------------------------------------------------------
@@ -206,7 +206,7 @@ def test_the_same_parameters_run_on_any_grid(flux_form):
     grid = grids[-1]
     run = Simulation(Burgers(grid, PERIODIC, "upwind", nu=0.02), closure=closure, cfl=0.5).run(
         0.3 + np.sin(2 * np.pi * grid.centers() / grid.length[0]), stop=0.2, output_interval=0.1)
-    assert np.all(np.isfinite(run.u)) and run.steps > 1
+    assert np.all(np.isfinite(run.fields["u"])) and run.steps > 1
 
 
 # --- conservation ------------------------------------------------------------------
@@ -228,7 +228,7 @@ def test_flux_form_tendency_sums_to_zero(bounded):
 
 def test_flux_form_conserves_mass_in_a_periodic_burgers_run(burgers):
     run = Simulation(burgers, closure=_net(True), stepper="ssprk3", cfl=0.5).run(U0, stop=2.0, output_interval=0.5)
-    mass = run.u.sum(axis=1) * GRID.dx
+    mass = run.fields["u"].sum(axis=1) * GRID.dx
     assert np.max(np.abs(mass - mass[0])) <= 1e-13 * np.sum(np.abs(U0)) * GRID.dx
 
 
@@ -238,8 +238,8 @@ def test_flux_form_conserves_mass_between_no_flux_walls():
     model = AdvectionDiffusion(GRID, bc, "upwind", velocity=0.0, diffusivity=0.0)
     closure = _net(True, inputs=("u", "u_x", "u_xx", "dx"), parameters=(), scales={"u_x": 5.0, "u_xx": 20.0})
     run = Simulation(model, closure=closure, stepper="ssprk3", dt=0.01).run(U0, stop=2.0, output_interval=0.5)
-    mass = run.u.sum(axis=1) * GRID.dx
-    assert np.max(np.abs(run.u[-1] - U0)) > 1e-3
+    mass = run.fields["u"].sum(axis=1) * GRID.dx
+    assert np.max(np.abs(run.fields["u"][-1] - U0)) > 1e-3
     assert np.max(np.abs(mass - mass[0])) <= 1e-13 * np.sum(np.abs(U0)) * GRID.dx
 
 
@@ -257,7 +257,7 @@ def test_gradient_through_a_rollout_matches_finite_differences(flux_form):
     @jax.value_and_grad
     def loss(closure):
         final = advance(sim.step, state, 0.3, 8, PHYSICS, closure)
-        return jnp.sum(final.u**2)
+        return jnp.sum(final.fields["u"]**2)
 
     closure = _net(flux_form)
     grad = float(loss(closure)[1].layers[-1].kernel[...][1, 0])

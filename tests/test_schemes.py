@@ -36,7 +36,7 @@ def _run(sim: Simulation, u0, t_end: float, dt: float):
     """Advance from t = 0 to exactly t_end in steps no longer than dt."""
     assert dt <= sim.stable_dt(u0) * (1 + 1e-12), "the test's own dt must be stable"
     state = sim.advance(sim.initial_state(jnp.asarray(u0)), t_end, max(1, math.ceil(t_end / dt)))
-    return np.asarray(state.u)
+    return np.asarray(state.fields["u"])
 
 
 # --- order of accuracy -----------------------------------------------------------
@@ -113,7 +113,7 @@ def test_periodic_burgers_conserves_mass(scheme):
     u0 = 0.5 + 0.3 * np.sin(x) + 0.1 * np.cos(3 * x)
     sim = Simulation(Burgers(grid, BoundaryConditions.periodic(1), scheme, nu=0.05), stepper="ssprk3")
     dt = 0.5 * sim.stable_dt(u0)
-    u_end = np.asarray(sim.advance(sim.initial_state(jnp.asarray(u0)), 1000 * dt, 1000).u)
+    u_end = np.asarray(sim.advance(sim.initial_state(jnp.asarray(u0)), 1000 * dt, 1000).fields["u"])
     assert np.all(np.isfinite(u_end))
     assert not np.allclose(u_end, u0, atol=1e-3), "the run must actually change the field"
     assert abs(u_end.sum() - u0.sum()) <= 1e-12 * abs(u0.sum())
@@ -126,7 +126,7 @@ def test_periodic_advection_diffusion_2d_conserves_mass():
     model = AdvectionDiffusion(grid, BoundaryConditions.periodic(2), "weno5", (0.7, -0.4), 2e-3)
     sim = Simulation(model, stepper="ssprk3")
     dt = 0.5 * sim.stable_dt(u0)
-    u_end = np.asarray(sim.advance(sim.initial_state(jnp.asarray(u0)), 1000 * dt, 1000).u)
+    u_end = np.asarray(sim.advance(sim.initial_state(jnp.asarray(u0)), 1000 * dt, 1000).fields["u"])
     assert not np.allclose(u_end, u0, atol=1e-3)
     assert abs(u_end.sum() - u0.sum()) <= 1e-12 * abs(u0.sum())
 
@@ -134,9 +134,9 @@ def test_periodic_advection_diffusion_2d_conserves_mass():
 def _boundary_flux_change(model, u0, dt):
     """(cell-volume-weighted change of sum u, -dt × net outward boundary flux) for one Euler step."""
     sim = Simulation(model, stepper="euler")
-    u1 = np.asarray(sim.advance(sim.initial_state(jnp.asarray(u0)), dt, 1).u)
+    u1 = np.asarray(sim.advance(sim.initial_state(jnp.asarray(u0)), dt, 1).fields["u"])
     grid, outflow = model.grid, 0.0
-    for dim, flux in enumerate(model.face_fluxes(jnp.asarray(u0), 0.0)):
+    for dim, flux in enumerate(model.face_fluxes({"u": jnp.asarray(u0)}, 0.0)["u"]):
         flux = np.asarray(flux)
         face_area = grid.cell_volume / grid.step[dim]
         outflow += face_area * np.sum(flux[..., -1] - flux[..., 0])
@@ -181,7 +181,7 @@ def _square_wave_snapshots(scheme, model_kind="advection"):
         model = Burgers(grid, bc, scheme, nu=0.0)
     sim = Simulation(model, stepper="ssprk3", cfl=0.5)
     dt = sim.choose_dt(u0)
-    return u0, sim.run(u0, stop=40 * dt, output_interval=dt).u  # one snapshot per step
+    return u0, sim.run(u0, stop=40 * dt, output_interval=dt).fields["u"]  # one snapshot per step
 
 
 def _total_variation(u):
@@ -222,7 +222,7 @@ def test_diffusive_tendency_matches_jax_cfd_laplacian(grid):
     nu = 0.37
     u = jnp.asarray(_smooth_field(grid))
     model = AdvectionDiffusion(grid, BoundaryConditions.periodic(grid.ndim), "upwind", 0.0, nu)
-    ours = np.asarray(model.tendency(u, 0.0))
+    ours = np.asarray(model.tendency({"u": u}, 0.0)["u"])
     reference = nu * np.asarray(cfd.periodic_laplacian(u, grid))
     assert np.max(np.abs(reference)) > 0.1
     np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-12)
@@ -233,7 +233,7 @@ def test_diffusive_tendency_matches_jax_cfd_laplacian(grid):
 def test_flux_divergence_matches_jax_cfd(grid, scheme):
     u = jnp.asarray(_smooth_field(grid))
     model = Burgers(grid, BoundaryConditions.periodic(grid.ndim), scheme, nu=0.1)
-    fluxes = model.face_fluxes(u, 0.0)
+    fluxes = model.face_fluxes({"u": u}, 0.0)["u"]
     upper = [jnp.moveaxis(f[..., 1:], -1, grid.array_axis(d)) for d, f in enumerate(fluxes)]
     reference = np.asarray(cfd.periodic_divergence_of_faces(upper, grid))
-    np.testing.assert_allclose(-np.asarray(model.tendency(u, 0.0)), reference, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(-np.asarray(model.tendency({"u": u}, 0.0)["u"]), reference, rtol=0, atol=1e-12)

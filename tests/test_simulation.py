@@ -42,7 +42,7 @@ class ZeroClosure(Closure):
     """A closure that is not flagged null but adds exactly zero."""
 
     def __call__(self, u, state, grid, t, physics):
-        return jnp.zeros_like(u), state
+        return jax.tree_util.tree_map(jnp.zeros_like, u), state
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def reference_run(sim):
 def test_null_closures_are_bit_identical_to_no_closure(burgers, reference_run, closure):
     sim = Simulation(burgers, closure=closure, stepper="ssprk3", cfl=0.5)
     trajectory = sim.run(U0, stop=1.0, output_interval=0.25)
-    assert np.array_equal(trajectory.u, reference_run.u)
+    assert np.array_equal(trajectory.fields["u"], reference_run.fields["u"])
     np.testing.assert_array_equal(trajectory.times, reference_run.times)
 
 
@@ -66,7 +66,7 @@ def test_a_zero_closure_equals_no_closure(burgers, reference_run):
     """Not skipped like a null closure: it adds zeros, which changes no bit."""
     sim = Simulation(burgers, closure=ZeroClosure(), stepper="ssprk3", cfl=0.5)
     trajectory = sim.run(U0, stop=1.0, output_interval=0.25)
-    assert np.array_equal(trajectory.u, reference_run.u)
+    assert np.array_equal(trajectory.fields["u"], reference_run.fields["u"])
 
 
 def test_restart_from_sim_state_is_bitwise(sim):
@@ -77,14 +77,14 @@ def test_restart_from_sim_state_is_bitwise(sim):
     assert float(half.t) == 0.5
     rest = sim.advance(half, 1.0, 40)
     assert float(rest.t) == 1.0 and float(whole.t) == 1.0
-    assert np.array_equal(np.asarray(rest.u), np.asarray(whole.u))
+    assert np.array_equal(np.asarray(rest.fields["u"]), np.asarray(whole.fields["u"]))
 
 
 def test_run_continues_from_its_final_state(sim, reference_run):
     first = sim.run(U0, stop=0.5, output_interval=0.25)
     second = sim.run(first.final_state, stop=1.0, output_interval=0.25)
     np.testing.assert_array_equal(second.times, [0.5, 0.75, 1.0])
-    assert np.array_equal(np.concatenate([first.u, second.u[1:]]), reference_run.u)
+    assert np.array_equal(np.concatenate([first.fields["u"], second.fields["u"][1:]]), reference_run.fields["u"])
 
 
 def test_vmap_over_initial_conditions_equals_a_loop(sim):
@@ -92,7 +92,7 @@ def test_vmap_over_initial_conditions_equals_a_loop(sim):
     batch = jnp.asarray(np.stack([0.3 + np.sin(X + s) * (1 + 0.2 * s) for s in shifts]))
 
     def final(u0):
-        return sim.advance(sim.initial_state(u0), 0.7, 30).u
+        return sim.advance(sim.initial_state(u0), 0.7, 30).fields["u"]
 
     batched = np.asarray(jax.vmap(final)(batch))
     looped = np.stack([np.asarray(final(u0)) for u0 in batch])
@@ -105,7 +105,7 @@ def test_vmap_over_initial_conditions_equals_a_loop(sim):
 
 def _rollout_loss(sim, u0, nu, n_steps=40, t_end=0.8):
     state = sim.advance(sim.initial_state(u0), t_end, n_steps, physics={"nu": nu})
-    return jnp.mean(state.u**2)
+    return jnp.mean(state.fields["u"]**2)
 
 
 def test_gradient_with_respect_to_viscosity_matches_finite_differences(sim):
@@ -169,8 +169,8 @@ def test_blow_up_raises_with_the_finite_snapshots(burgers, monkeypatch):
     with pytest.raises(BlowUpError, match="stopped being finite") as caught:
         sim.run(U0, stop=100 * huge, output_interval=huge)  # measured: non-finite at step 4
     partial = caught.value.trajectory
-    assert len(partial.times) == len(partial.u) >= 2
-    assert np.all(np.isfinite(partial.u))
+    assert len(partial.times) == len(partial.fields["u"]) >= 2
+    assert np.all(np.isfinite(partial.fields["u"]))
     np.testing.assert_array_equal(partial.times, output_times(0.0, 100 * huge, huge)[: len(partial.times)])
     assert float(partial.final_state.t) == partial.times[-1]
 
@@ -194,7 +194,7 @@ def test_output_times_are_hit_exactly(stop, interval, requested, steps):
     assert trajectory.dt <= 0.004 and trajectory.steps == steps
     expected = np.exp(rate * trajectory.times)[:, None] * u0
     # rk4's own error is 2.6e-9 here; a snapshot one step (0.004) off would be ~3e-2 off
-    np.testing.assert_allclose(trajectory.u, expected, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(trajectory.fields["u"], expected, rtol=0, atol=1e-7)
 
 
 @pytest.mark.parametrize("stepper, tolerance", [("ssprk3", 1e-6), ("rk4", 1e-8)])
@@ -211,7 +211,7 @@ def test_stages_see_their_own_times(stepper, tolerance):
     rate = -4 / grid.dx**2 * np.sin(np.pi * grid.dx) ** 2
     model = AdvectionDiffusion(grid, PERIODIC, "upwind", 0.0, lambda t, x: kappa0 * (1 + t) + 0 * x)
     sim = Simulation(model, stepper=stepper)
-    u_end = np.asarray(sim.advance(sim.initial_state(jnp.asarray(u0)), 0.5, 125).u)
+    u_end = np.asarray(sim.advance(sim.initial_state(jnp.asarray(u0)), 0.5, 125).fields["u"])
     expected = np.exp(rate * kappa0 * (0.5 + 0.5**2 / 2)) * u0
     np.testing.assert_allclose(u_end, expected, rtol=0, atol=tolerance)
 
@@ -235,6 +235,6 @@ def test_float32_stays_float32(mode, request):
     sim = Simulation(Burgers(grid, bc, "weno5", nu=0.01), stepper="ssprk3")
     u0 = np.sin(np.pi * grid.centers()).astype(np.float32)
     trajectory = sim.run(u0, stop=0.1, output_interval=0.05)
-    assert trajectory.u.dtype == np.float32
-    assert trajectory.final_state.u.dtype == jnp.float32 and trajectory.final_state.t.dtype == jnp.float32
-    assert np.all(np.isfinite(trajectory.u))
+    assert trajectory.fields["u"].dtype == np.float32
+    assert trajectory.final_state.fields["u"].dtype == jnp.float32 and trajectory.final_state.t.dtype == jnp.float32
+    assert np.all(np.isfinite(trajectory.fields["u"]))

@@ -7,6 +7,10 @@ A closure adds a tendency to a model's right-hand side:
     tendency = closure.tendency(u, state, grid, t, physics)  # at every RK stage
     tendency, state = closure(u, state, grid, t, physics)    # both, standalone
 
+* ``u`` is the model's state, a mapping ``{name: array}`` of its fields (a bare
+  array is accepted by the closures that act on one field, as that field), and
+  the tendency has the same structure: a mapping with one entry per field it
+  acts on (the simulation adds zero for the others).
 * ``physics`` is the model's parameter pytree (ν, …), passed at call time.
 * Trainable weights belong to the closure object. Closures are `flax.nnx`
   modules, hence pytrees: a rollout takes the closure as an argument and
@@ -27,10 +31,18 @@ A closure adds a tendency to a model's right-hand side:
   implements ``observe`` and ``tendency`` and defines ``__call__`` as
   ``s = observe(…); return tendency(u, s, …), s`` (standalone use).
 * ``stencil_width`` declares how many neighbouring cells a tendency reads.
-* ``stability_rates(grid, physics)`` reports the eigenvalue rates the closure adds
-  (keys as in `models.base.FluxModel.stability_rates`); the simulation adds them
-  to the model's before choosing dt, which is at least as strict as taking the
-  minimum of separate limits. ``max_dt`` is a hard cap besides.
+* ``rates(grid, physics, fields)`` reports the eigenvalue rates the closure adds
+  at the state ``fields`` (keys as in `models.base.FluxModel.rates`); the
+  simulation adds them to the model's before choosing dt, which is at least as
+  strict as taking the minimum of separate limits. ``max_dt`` is a hard cap besides.
+* Memory belongs to the contract: ``memory_span`` is the longest time the closure
+  reads back (0 for Markovian closures), and ``state_from_history(grid, times,
+  values, physics)`` builds the state at ``times[-1]`` from past snapshots (a
+  delay closure fills its buffer from them). Training and the truth use these
+  two, so no code outside a closure looks at its type.
+* Reading a closure back is part of it too: ``describe()`` names it,
+  ``coefficient_table()`` and ``equations()`` give its interpretable terms (empty
+  for closures that have none; sums and delay closures merge their members').
 * A sequence of closures sums (`ClosureSum`: ``observe`` and ``tendency`` map over
   the members, the state is the tuple of theirs); `NoClosure` is the identity,
   and a model run with it is bit-identical to the bare model because the
@@ -42,6 +54,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping, Sequence
 
+import jax
 import jax.numpy as jnp
 from flax import nnx
 
@@ -77,21 +90,39 @@ class Closure(nnx.Module):
         """
         return self(u, state, grid, t, physics)[0]
 
-    def stability_rates(self, grid, physics) -> dict[str, float]:
-        """Eigenvalue rates (1/time) this closure adds: advective, diffusive, dispersive."""
-        return {}
+    def rates(self, grid, physics, fields) -> dict[str, float]:
+        """Eigenvalue rates (1/time) this closure adds at the state ``fields``.
 
-    def state_rates(self, u, grid) -> dict[str, float]:
-        """Rates that depend on the state (e.g. Smagorinsky's eddy viscosity), at ``u``.
-
-        The simulation evaluates them at the initial state; a flow that steepens
-        later can exceed them, which is what ``time.cfl`` < 1 leaves room for.
+        Keys: advective, diffusive, dispersive, reactive. The simulation evaluates
+        them at the initial state; a flow that steepens later can exceed the
+        state-dependent ones (Smagorinsky's eddy viscosity), which is what
+        ``time.cfl`` < 1 leaves room for.
         """
         return {}
 
     def max_dt(self, grid, physics) -> float:
         """A hard time-step cap this closure imposes (``inf`` if none)."""
         return math.inf
+
+    @property
+    def memory_span(self) -> float:
+        """The longest time back the closure reads (0 for Markovian closures)."""
+        return 0.0
+
+    def state_from_history(self, grid, times, values, physics=None):
+        """The closure state at ``times[-1]`` from past snapshots ``values`` (leading axis: time)."""
+        return self.init(grid, jax.tree_util.tree_map(lambda v: v[-1], values), times[-1], physics)
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    def coefficient_table(self) -> dict[str, dict[str, float]]:
+        """``{output: {term: coefficient}}`` of the closure's interpretable terms ({} if none)."""
+        return {}
+
+    def equations(self) -> dict[str, list[dict]]:
+        """``{output: [{"text": …, "latex": …}, …]}``, one entry per interpretable part."""
+        return {}
 
     @property
     def is_null(self) -> bool:
@@ -102,7 +133,7 @@ class NoClosure(Closure):
     """The null closure: zero tendency, no state."""
 
     def __call__(self, u, state, grid, t, physics):
-        return jnp.zeros_like(u), state
+        return jax.tree_util.tree_map(jnp.zeros_like, u), state
 
     @property
     def is_null(self) -> bool:
@@ -120,11 +151,11 @@ class ClosureSum(Closure):
         return tuple(c.init(grid, u0, t0, physics) for c in self.closures)
 
     def __call__(self, u, state, grid, t, physics):
-        total = jnp.zeros_like(u)
+        total = _zeros_like_state(u)
         new_states = []
         for closure, sub_state in zip(self.closures, state):
             tendency, sub_state = closure(u, sub_state, grid, t, physics)
-            total = total + tendency
+            total = add_tendencies(total, tendency)
             new_states.append(sub_state)
         return total, tuple(new_states)
 
@@ -132,19 +163,40 @@ class ClosureSum(Closure):
         return tuple(c.observe(u, s, grid, t, physics) for c, s in zip(self.closures, state))
 
     def tendency(self, u, state, grid, t, physics):
-        total = jnp.zeros_like(u)
+        total = _zeros_like_state(u)
         for closure, sub_state in zip(self.closures, state):
-            total = total + closure.tendency(u, sub_state, grid, t, physics)
+            total = add_tendencies(total, closure.tendency(u, sub_state, grid, t, physics))
         return total
 
-    def stability_rates(self, grid, physics) -> dict[str, float]:
-        return add_rates(*(c.stability_rates(grid, physics) for c in self.closures))
-
-    def state_rates(self, u, grid) -> dict[str, float]:
-        return add_rates(*(c.state_rates(u, grid) for c in self.closures))
+    def rates(self, grid, physics, fields) -> dict[str, float]:
+        return add_rates(*(c.rates(grid, physics, fields) for c in self.closures))
 
     def max_dt(self, grid, physics) -> float:
         return min((c.max_dt(grid, physics) for c in self.closures), default=math.inf)
+
+    @property
+    def memory_span(self) -> float:
+        return max((c.memory_span for c in self.closures), default=0.0)
+
+    def state_from_history(self, grid, times, values, physics=None):
+        return tuple(c.state_from_history(grid, times, values, physics) for c in self.closures)
+
+    def describe(self) -> str:
+        return " + ".join(c.describe() for c in self.closures)
+
+    def coefficient_table(self) -> dict[str, dict[str, float]]:
+        table: dict = {}
+        for closure in self.closures:
+            for output, row in closure.coefficient_table().items():
+                table.setdefault(output, {}).update(row)
+        return table
+
+    def equations(self) -> dict[str, list[dict]]:
+        out: dict = {}
+        for closure in self.closures:
+            for output, items in closure.equations().items():
+                out.setdefault(output, []).extend(items)
+        return out
 
     @property
     def is_null(self) -> bool:
@@ -175,6 +227,24 @@ def like_state(u, tendencies: Mapping, variables: Sequence[str]):
     if isinstance(u, Mapping):
         return {k: tendencies.get(k, jnp.zeros_like(v)) for k, v in u.items()}
     return tendencies.get(tuple(variables)[0], jnp.zeros_like(u))
+
+
+def _zeros_like_state(u):
+    return jax.tree_util.tree_map(jnp.zeros_like, u)
+
+
+def add_tendencies(total, extra):
+    """``total + extra`` for a state-shaped tendency; a mapping ``extra`` may name fewer fields.
+
+    The sum keeps ``total``'s dtype. A field of ``extra`` that ``total`` lacks is an error.
+    """
+    if not isinstance(total, Mapping):
+        return total + extra
+    unknown = [k for k in extra if k not in total]
+    if unknown:
+        raise ValueError(f"a closure returned tendencies for {unknown}, which are not fields of the state "
+                         f"({list(total)})")
+    return {k: (v + extra[k].astype(v.dtype)) if k in extra else v for k, v in total.items()}
 
 
 def add_rates(*rates: Mapping[str, float]) -> dict[str, float]:

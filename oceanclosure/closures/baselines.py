@@ -33,7 +33,7 @@ from flax import nnx
 
 from ..fluxes import divergence
 from ..stencils import derivative, half_width
-from .base import Closure
+from .base import Closure, as_fields, like_state
 
 WALLS = ("one_sided", "no_flux")
 
@@ -51,25 +51,27 @@ class SmagorinskyClosure(Closure):
 
     stencil_width = 1
 
-    def __init__(self, cs: float = 1.0, *, walls: str = "one_sided"):
+    def __init__(self, cs: float = 1.0, *, walls: str = "one_sided", variable: str = "u"):
         if not cs >= 0:
             raise ValueError(f"SmagorinskyClosure: cs must be >= 0, got {cs}")
         self.cs = float(cs)
         self.walls = _check_walls("SmagorinskyClosure", walls)
+        self.variable = variable
 
     def __call__(self, u, state, grid, t, physics):
         def flux(line, g, h, bounded):
             return -((self.cs * h) ** 2) * jnp.abs(g) * g
 
-        return _flux_form_tendency(u, grid, flux, self.walls), state
+        return _on_variable(self.variable, u, lambda q: _flux_form_tendency(q, grid, flux, self.walls)), state
 
-    def state_rates(self, u, grid) -> dict[str, float]:
+    def rates(self, grid, physics, fields) -> dict[str, float]:
         """Rates for the state ``u``: diffusive Σ_d 4 C_s² max|g_d| over the face gradients
         the closure itself uses (walls included).
 
         Linearising F = −(C_s h)²|g|g gives an eddy diffusivity 2 (C_s h)² |g|,
         and a diffusive rate 2κ/h² = 4 C_s² |g|.
         """
+        u = as_fields(fields, (self.variable,))[self.variable]
         rate = 0.0
         for dim, h in enumerate(grid.step):
             line = jnp.moveaxis(jnp.asarray(u), grid.array_axis(dim), -1)
@@ -89,10 +91,11 @@ class EddyDiffusivityClosure(Closure):
 
     stencil_width = 1
 
-    def __init__(self, kappa: float, *, walls: str = "one_sided", trainable: bool = False):
+    def __init__(self, kappa: float, *, walls: str = "one_sided", trainable: bool = False, variable: str = "u"):
         if not (trainable or kappa >= 0):
             raise ValueError(f"EddyDiffusivityClosure: kappa must be >= 0, got {kappa}")
         self.walls = _check_walls("EddyDiffusivityClosure", walls)
+        self.variable = variable
         value = jnp.asarray(kappa, dtype=float)
         self.kappa = nnx.Param(value) if trainable else nnx.Variable(value)
 
@@ -102,9 +105,9 @@ class EddyDiffusivityClosure(Closure):
         def flux(line, g, h, bounded):
             return -kappa.astype(g.dtype) * g
 
-        return _flux_form_tendency(u, grid, flux, self.walls), state
+        return _on_variable(self.variable, u, lambda q: _flux_form_tendency(q, grid, flux, self.walls)), state
 
-    def stability_rates(self, grid, physics) -> dict[str, float]:
+    def rates(self, grid, physics, fields) -> dict[str, float]:
         """Diffusive rate Σ_d 2|κ|/h_d² (also bounds the one-sided wall rows)."""
         kappa = abs(float(self.kappa[...]))
         return {"diffusive": sum(2 * kappa / h**2 for h in grid.step)}
@@ -143,22 +146,26 @@ class UpwindCorrectionClosure(Closure):
       accuracy: finite-difference accuracy of uₓₓ (pointwise form).
     """
 
-    def __init__(self, *, form: str = "pointwise", walls: str = "one_sided", accuracy: int = 2):
+    def __init__(self, *, form: str = "pointwise", walls: str = "one_sided", accuracy: int = 2, variable: str = "u"):
         if form not in ("flux", "pointwise"):
             raise ValueError(f"UpwindCorrectionClosure: form must be 'flux' or 'pointwise', got {form!r}")
         self.form = form
         self.walls = _check_walls("UpwindCorrectionClosure", walls)
         self.accuracy = accuracy
         self.stencil_width = 1 if form == "flux" else half_width(2, accuracy)
+        self.variable = variable
 
     def __call__(self, u, state, grid, t, physics):
+        return _on_variable(self.variable, u, lambda q: self._tendency(q, grid)), state
+
+    def _tendency(self, u, grid):
         if self.form == "flux":
-            return _flux_form_tendency(u, grid, _anti_upwind_flux, self.walls), state
+            return _flux_form_tendency(u, grid, _anti_upwind_flux, self.walls)
         total = None
         for dim, h in enumerate(grid.step):
             term = -(h / 2) * jnp.abs(u) * derivative(u, grid, dim, 2, self.accuracy)
             total = term if total is None else total + term
-        return total, state
+        return total
 
 
 def _anti_upwind_flux(line, g, h, bounded):
@@ -167,6 +174,15 @@ def _anti_upwind_flux(line, g, h, bounded):
 
 
 # --- flux-form helpers ------------------------------------------------------------
+
+
+def _on_variable(variable: str, u, tendency: Callable):
+    """Apply a one-field ``tendency`` to ``variable`` of the state (a mapping, or that field's array)."""
+    fields = as_fields(u, (variable,))
+    if variable not in fields:
+        raise ValueError(f"this closure acts on '{variable}', which is not a field of the state ({list(fields)})")
+    return like_state(u, {variable: tendency(fields[variable])}, (variable,))
+
 
 
 def _flux_form_tendency(u, grid, flux: Callable, walls: str):

@@ -106,7 +106,7 @@ parameter is a clear error.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -201,6 +201,22 @@ class _DelayClosure(Closure):
         samples = tree_map(lambda *leaves: jnp.stack(leaves), *past, u0)
         return _fresh_state(self._record_levels(samples, grid, times, physics), times, u0)
 
+    @property
+    def memory_span(self) -> float:
+        return self.span
+
+    def state_from_history(self, grid, times, values, physics=None):
+        return self.init_from_samples(grid, times, values, physics)
+
+    def describe(self) -> str:
+        return f"{type(self).__name__}({self.inner.describe()})"
+
+    def coefficient_table(self) -> dict[str, dict[str, float]]:
+        return self.inner.coefficient_table()
+
+    def equations(self) -> dict[str, list[dict]]:
+        return self.inner.equations()
+
     def init_from_samples(self, grid, times, values, physics=None):
         """A buffer from snapshots of u at past times (ascending; the last is the start).
 
@@ -248,6 +264,8 @@ class _DelayClosure(Closure):
 
     def _history_at(self, s, u0):
         sample = self.history(s)
+        if isinstance(u0, Mapping) and len(u0) == 1 and not isinstance(sample, Mapping):
+            sample = {next(iter(u0)): sample}  # a single-field model's history may return that field
         shapes = (jax.tree_util.tree_map(jnp.shape, sample), jax.tree_util.tree_map(jnp.shape, u0))
         if shapes[0] != shapes[1]:
             raise ValueError(
@@ -283,13 +301,13 @@ class DiscreteDelayClosure(_DelayClosure):
     def _read(self, nodes, state, t):
         return _interpolate(nodes, state, t - self.delay)  # two levels, not all L
 
-    def stability_rates(self, grid, physics) -> dict[str, float]:
+    def rates(self, grid, physics, fields=None) -> dict[str, float]:
         """D's own rates: exact for τ = 0, an upper bound for a delayed term.
 
         With τ > 0 the stages read only the buffer (a forcing from the past),
         so the term does not restrict an explicit dt within a step.
         """
-        return dict(self.inner.stability_rates(grid, physics))
+        return dict(self.inner.rates(grid, physics, fields))
 
     @property
     def is_null(self) -> bool:
@@ -321,7 +339,7 @@ class DistributedDelayClosure(_DelayClosure):
     def _read(self, nodes, state, t):
         return _combine(_integral_weights(nodes, t - self.tau1, t - self.tau2), state)
 
-    def stability_rates(self, grid, physics) -> dict[str, float]:
+    def rates(self, grid, physics, fields=None) -> dict[str, float]:
         """D's rates × (τ₁ − τ₂): y ≈ (τ₁ − τ₂) D(u) for a slowly varying D.
 
         An upper bound: the stages read only the buffered past (D is evaluated
@@ -329,7 +347,7 @@ class DistributedDelayClosure(_DelayClosure):
         forcing and does not restrict an explicit dt.
         """
         window = self.tau1 - self.tau2
-        return {k: rate * window for k, rate in self.inner.stability_rates(grid, physics).items()}
+        return {k: rate * window for k, rate in self.inner.rates(grid, physics, fields).items()}
 
     @property
     def is_null(self) -> bool:

@@ -103,8 +103,8 @@ class LibraryClosure(Closure):
             table[name] = {t: float(sum(w * table[o][t] for o, w in combination.items())) for t in self.terms}
         return table
 
-    def equations(self, digits: int = 6) -> dict[str, dict[str, object]]:
-        """The closure per output as text, sympy and LaTeX, zero terms dropped."""
+    def equations(self, digits: int = 6) -> dict[str, list[dict[str, object]]]:
+        """The closure per output as text, sympy and LaTeX, zero terms dropped (a list of one, as the contract)."""
         out = {}
         for name, row in self.coefficient_table().items():
             expr = sympy.Integer(0)
@@ -112,22 +112,22 @@ class LibraryClosure(Closure):
                 c = row[term]
                 if c != 0.0:
                     expr = expr + sympy.Float(c, digits) * to_sympy(expression)
-            out[name] = {"text": f"d{name}/dt += {sympy.sstr(expr)}", "sympy": expr,
-                         "latex": rf"\partial_t {name} \mathrel{{+}}= {sympy.latex(expr)}"}
+            out[name] = [{"text": f"d{name}/dt += {sympy.sstr(expr)}", "sympy": expr,
+                          "latex": rf"\partial_t {name} \mathrel{{+}}= {sympy.latex(expr)}"}]
         return out
 
     # --- stability ----------------------------------------------------------
 
-    def stability_rates(self, grid, physics) -> dict[str, float]:
+    def rates(self, grid, physics, fields=None) -> dict[str, float]:
         """Rates of the terms that are a constant times one state or pure derivative.
 
-        ``c u`` adds a real eigenvalue |c| (counted as diffusive rate |c|/2),
+        ``c u`` adds a real eigenvalue |c| (a reactive rate |c|),
         ``c u_x`` an advective rate |c|/dx, ``c u_xx`` a diffusive rate 2|c|/dx²,
         ``c u_xxx`` a dispersive rate (3√3/2)|c|/dx³, ``c u_xxxx`` a diffusive-equivalent
         8|c|/dx⁴; the factor may contain ``dx``, ``dy`` and physical parameters.
         State-dependent factors (``u*u_xx``) are not estimated: fix dt for those.
         """
-        rates = {"advective": 0.0, "diffusive": 0.0, "dispersive": 0.0}
+        rates = {"advective": 0.0, "diffusive": 0.0, "dispersive": 0.0, "reactive": 0.0}
         values = np.asarray(self.coefficients[...], dtype=float)
         known = {f"d{d}": h for d, h in zip("xy", grid.step)}
         known.update({k: float(v) for k, v in (physics or {}).items() if v is not None and np.ndim(v) == 0})
@@ -143,7 +143,7 @@ class LibraryClosure(Closure):
 
 
 _RATES = {
-    0: ("diffusive", lambda c, h: c / 2),
+    0: ("reactive", lambda c, h: c),
     1: ("advective", lambda c, h: c / h),
     2: ("diffusive", lambda c, h: 2 * c / h**2),
     3: ("dispersive", lambda c, h: DISPERSION_RADIUS * c / h**3),

@@ -63,7 +63,7 @@ class AdvectionDiffusion(FluxModel):
             return constant
         return function(t, *(jnp.asarray(c) for c in self._faces[dim]))
 
-    def line_flux(self, up, dim, t, physics):
+    def line_flux(self, name, up, dim, t, physics):
         h = self.grid.step[dim]
         velocity = self._field(physics["velocity"][dim], self._velocity_fields[dim], dim, t)
         kappa = self._field(physics["diffusivity"], self._diffusivity_field, dim, t)
@@ -75,7 +75,7 @@ class AdvectionDiffusion(FluxModel):
             return abs(float(constant))
         return max(float(np.max(np.abs(np.asarray(function(t, *self._faces[dim]))))) for t in times)
 
-    def stability_rates(self, u0, physics, times):
+    def rates(self, fields, physics, times):
         steps = self.grid.step
         speeds = [self._max_abs(physics["velocity"][d], self._velocity_fields[d], d, times) for d in range(len(steps))]
         kappas = [self._max_abs(physics["diffusivity"], self._diffusivity_field, d, times) for d in range(len(steps))]

@@ -1,30 +1,72 @@
-"""What every finite-volume model shares: padding, flux divergence, stability rates.
+"""What every finite-volume model shares: named fields, face fluxes, sources, rates.
 
 A model is a value built from a grid, boundary conditions and a scheme. Its
-physical parameters are *not* baked in: they travel as a pytree ``physics`` (a
-dict of scalars) so that ``jax.grad`` can differentiate a rollout with respect to
-them. ``model.physics`` holds the defaults the model was built with.
+state is a set of named fields (``variables``), a mapping ``{name: array}``; a
+single-field model is ``{"u": array}``. Per field ``q``,
 
-Subclasses implement `line_flux`, the total face flux along one dimension, and
-`stability_rates`; the tendency is the negative divergence of those fluxes, so a
-periodic model conserves the cell sum of ``u`` to round-off by construction.
+    ∂q/∂t = −∇·F_q(fields, t) + S_q(fields, t)
+
+where ``face_fluxes`` gives F_q at the cell faces (advection, diffusion,
+dispersion: conservative by construction) and ``sources`` gives S_q at the
+centres (reactions: explicitly non-conservative). The one divergence is taken
+in `tendency`, after any extra face fluxes (a flux-form closure's) are added, so
+every flux sees the same boundary conditions. ``rates`` reports the largest
+eigenvalue magnitudes the dt choice needs, under the keys ``advective``,
+``diffusive``, ``dispersive`` and ``reactive`` (`timestepping.max_stable_dt`).
+
+Physical parameters are *not* baked in: they travel as a pytree ``physics`` (a
+dict of scalars) so that ``jax.grad`` can differentiate a rollout with respect
+to them. ``model.physics`` holds the defaults the model was built with.
+
+Subclasses implement `line_flux`, the total face flux of one field along one
+dimension from its ghost-padded line, and `rates`; a reaction model also
+implements `sources`. At a flux wall (`boundaries.Flux`) the wall face's flux
+is the prescribed one, whatever `line_flux` computed there.
 """
 
 from __future__ import annotations
 
 import abc
+import dataclasses
 import math
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import jax.numpy as jnp
+import numpy as np
 
-from ..boundaries import BoundaryConditions
+from ..boundaries import BoundaryConditions, FieldBoundaries
 from ..fluxes import Scheme, divergence, get_scheme
 from ..grid import Grid
 
 
+@dataclasses.dataclass(frozen=True)
+class Variable:
+    """A named field of a model's state, with its CF attributes."""
+
+    name: str
+    units: str = "1"
+    long_name: str = ""
+    standard_name: str | None = None
+
+    def __post_init__(self):
+        if not self.name.isidentifier():
+            raise ValueError(f"variable name {self.name!r} must be a Python-style identifier (letters, digits, _)")
+
+    def attrs(self) -> dict[str, str]:
+        out = {"units": self.units, "long_name": self.long_name or self.name}
+        if self.standard_name:
+            out["standard_name"] = self.standard_name
+        return out
+
+
+#: The one field of the single-field models.
+U = Variable("u", "1", "solution u")
+
+RATE_KEYS = ("advective", "diffusive", "dispersive", "reactive")
+
+
 class FluxModel(abc.ABC):
-    """A conservation law u_t + ∇·F(u) = 0 discretised in flux form."""
+    """A balance law ∂q/∂t + ∇·F_q = S_q per named field, discretised in flux form."""
 
     #: Ghost cells needed by the model's non-advective fluxes.
     extra_halo: int = 1
@@ -32,14 +74,25 @@ class FluxModel(abc.ABC):
     extra_boundary_order: int = 1
     #: Names of the scalar physical parameters, in order.
     parameter_names: tuple[str, ...] = ()
+    #: The fields of the state (a subclass or instance may set its own).
+    variables: tuple[Variable, ...] = (U,)
 
-    def __init__(self, grid: Grid, bc: BoundaryConditions, scheme: str | Scheme, physics: Mapping):
-        if bc.ndim != grid.ndim:
-            raise ValueError(f"{type(self).__name__}: boundary conditions are {bc.ndim}D but the grid is {grid.ndim}D")
-        self.grid = grid.with_bounded(not bc.is_periodic(d) for d in range(bc.ndim))
-        self.bc = bc
+    def __init__(self, grid: Grid, bc: BoundaryConditions | Mapping | FieldBoundaries, scheme: str | Scheme,
+                 physics: Mapping):
+        self.bc = FieldBoundaries.of(bc, self.variable_names)
+        if self.bc.ndim != grid.ndim:
+            raise ValueError(f"{type(self).__name__}: boundary conditions are {self.bc.ndim}D but the grid is {grid.ndim}D")
+        if self.bc.dims != grid.dims:
+            raise ValueError(f"{type(self).__name__}: boundary conditions are for dimensions {list(self.bc.dims)}, "
+                             f"the grid has {list(grid.dims)}")
+        self.grid = grid.with_bounded(not self.bc.is_periodic(d) for d in range(grid.ndim))
         self.scheme = get_scheme(scheme)
         self.physics = self.validate_physics(dict(physics))
+        self._along = tuple(self._along_coordinate(d) for d in range(grid.ndim))
+
+    @property
+    def variable_names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.variables)
 
     def validate_physics(self, physics: dict) -> dict:
         missing = [k for k in self.parameter_names if k not in physics]
@@ -59,36 +112,102 @@ class FluxModel(abc.ABC):
     def boundary_order(self) -> int:
         return max(self.scheme.boundary_order, self.extra_boundary_order)
 
-    def pad_line(self, v, dim: int):
-        """Ghost-padded copy of ``v`` whose last axis runs along ``dim``."""
-        return self.bc.pad_line(v, self.halo, dim, self.grid.step[dim], self.boundary_order)
+    def _along_coordinate(self, dim: int):
+        """Cell centres along the sides of ``dim`` (2D), shaped like a line's leading axes."""
+        if self.grid.ndim == 1:
+            return None
+        return self.grid.centers(1 - dim)
+
+    def pad_line(self, name: str, v, dim: int, t=0.0, physics=None):
+        """Ghost-padded copy of field ``name``'s line ``v``, whose last axis runs along ``dim``."""
+        along = self._along[dim]
+        return self.bc[name].pad_line(v, self.halo, dim, self.grid.step[dim], self.boundary_order, t, physics,
+                                      None if along is None else jnp.asarray(along, v.dtype))
 
     @abc.abstractmethod
-    def line_flux(self, up, dim: int, t, physics):
-        """Total face flux along ``dim`` from the padded line ``up`` (last axis)."""
+    def line_flux(self, name: str, up, dim: int, t, physics):
+        """Total face flux of field ``name`` along ``dim`` from its padded line ``up`` (last axis)."""
 
-    def face_fluxes(self, u, t, physics=None) -> tuple:
-        """Face fluxes per dimension, each with the faces on the last axis."""
+    def face_fluxes(self, fields: Mapping, t, physics=None) -> dict[str, tuple]:
+        """Face fluxes per field and dimension, each with the faces on the last axis."""
         physics = self.physics if physics is None else physics
-        lines = (jnp.moveaxis(u, self.grid.array_axis(d), -1) for d in range(self.grid.ndim))
-        return tuple(self.line_flux(self.pad_line(v, d), d, t, physics) for d, v in enumerate(lines))
+        out = {}
+        for name in self.variable_names:
+            u = fields[name]
+            lines = (jnp.moveaxis(u, self.grid.array_axis(d), -1) for d in range(self.grid.ndim))
+            out[name] = tuple(self._wall_flux(name, self.line_flux(name, self.pad_line(name, v, d, t, physics), d,
+                                                                  t, physics), d, t, physics)
+                              for d, v in enumerate(lines))
+        return out
 
-    def tendency(self, u, t, physics=None):
-        """du/dt = -∇·F at the cell centres."""
+    def _wall_flux(self, name: str, flux, dim: int, t, physics):
+        """Replace the wall faces of flux walls by their prescribed flux."""
+        lower, upper = self.bc[name].wall_fluxes(dim, t, physics, self._along[dim])
+        if lower is not None:
+            flux = flux.at[..., 0].set(jnp.asarray(lower, flux.dtype))
+        if upper is not None:
+            flux = flux.at[..., -1].set(jnp.asarray(upper, flux.dtype))
+        return flux
+
+    def sources(self, fields: Mapping, t, physics=None) -> dict:
+        """Non-conservative sources S_q at the cell centres (only the fields that have one)."""
+        return {}
+
+    def divergence(self, fluxes: Sequence) -> object:
+        """−∇·F at the cell centres from face fluxes per dimension (faces on the last axis)."""
         total = None
-        for dim, flux in enumerate(self.face_fluxes(u, t, physics)):
+        for dim, flux in enumerate(fluxes):
             term = jnp.moveaxis(divergence(flux, self.grid.step[dim]), -1, self.grid.array_axis(dim))
             total = term if total is None else total + term
         return total
 
+    def tendency(self, fields: Mapping, t, physics=None, extra_fluxes: Mapping | None = None) -> dict:
+        """∂q/∂t = −∇·(F_q + extra_q) + S_q for every field q."""
+        physics = self.physics if physics is None else physics
+        fluxes = self.face_fluxes(fields, t, physics)
+        if extra_fluxes:
+            fluxes = {name: _add_fluxes(f, extra_fluxes.get(name)) for name, f in fluxes.items()}
+        out = {name: self.divergence(f) for name, f in fluxes.items()}
+        for name, source in self.sources(fields, t, physics).items():
+            out[name] = out[name] + source
+        return out
+
     @abc.abstractmethod
-    def stability_rates(self, u0, physics, times) -> dict[str, float]:
+    def rates(self, fields: Mapping, physics, times) -> dict[str, float]:
         """Largest eigenvalue magnitudes per process, 1 / time units (host floats).
 
-        Keys: ``advective`` (sum over dims of max|c| / dx), ``diffusive``
-        (sum of 2 κ / dx²) and ``dispersive`` ((3√3/2) |b| / dx³, the spectral
-        radius of the central u_xxx stencil, purely imaginary).
+        Keys (`RATE_KEYS`): ``advective`` (sum over dims of max|c| / dx),
+        ``diffusive`` (sum of 2 κ / dx², half the spectral radius of the central
+        Laplacian), ``dispersive`` ((3√3/2) |b| / dx³, the spectral radius of the
+        central u_xxx stencil, purely imaginary) and ``reactive`` (the largest
+        |∂S/∂q| of the sources, a real eigenvalue).
         """
+
+    def check_fields(self, fields: Mapping) -> dict:
+        """Host check that ``fields`` holds exactly the model's variables, each on the grid."""
+        if not isinstance(fields, Mapping):
+            raise TypeError(f"{type(self).__name__}: the state is a mapping {{name: array}}, got {type(fields).__name__}")
+        unknown = [k for k in fields if k not in self.variable_names]
+        missing = [k for k in self.variable_names if k not in fields]
+        if unknown or missing:
+            raise ValueError(f"{type(self).__name__}: the state needs the fields {list(self.variable_names)}, "
+                             f"got {list(fields)} (unknown {unknown}, missing {missing})")
+        for name in self.variable_names:
+            shape = np.shape(fields[name])
+            if shape != self.grid.array_shape:
+                raise ValueError(f"initial state: field '{name}' has shape {shape}, the grid needs {self.grid.array_shape}")
+        return {name: fields[name] for name in self.variable_names}
+
+
+def _add_fluxes(model_fluxes: tuple, extra) -> tuple:
+    if extra is None:
+        return model_fluxes
+    return tuple(f if e is None else f + e.astype(f.dtype) for f, e in zip(model_fluxes, extra))
+
+
+def max_abs(fields: Mapping) -> float:
+    """max |q| over every field (host float)."""
+    return max((float(np.max(np.abs(np.asarray(v)))) for v in fields.values()), default=0.0)
 
 
 DISPERSION_RADIUS = 1.5 * math.sqrt(3.0)

@@ -9,10 +9,8 @@ Physics: ``{"nu": ν}`` (viscosity, length²/time; ν = 1/Re).
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..fluxes import diffusive_flux
-from .base import FluxModel
+from .base import FluxModel, max_abs
 
 
 class Burgers(FluxModel):
@@ -25,13 +23,13 @@ class Burgers(FluxModel):
         if nu < 0:
             raise ValueError(f"Burgers: viscosity nu must be >= 0, got {nu}")
 
-    def line_flux(self, up, dim, t, physics):
+    def line_flux(self, name, up, dim, t, physics):
         h = self.grid.step[dim]
         advective = self.scheme.quadratic_flux(up, self.halo, 1.0)
         return advective + diffusive_flux(up, self.halo, h, physics["nu"])
 
-    def stability_rates(self, u0, physics, times):
-        speed = float(np.max(np.abs(np.asarray(u0))))
+    def rates(self, fields, physics, times):
+        speed = max_abs(fields)
         return {
             "advective": sum(speed / h for h in self.grid.step),
             "diffusive": sum(2 * float(physics["nu"]) / h**2 for h in self.grid.step),

@@ -11,10 +11,8 @@ Physics: ``{"a": a, "b": b, "nu": ν}``.
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..fluxes import diffusive_flux, dispersive_flux
-from .base import DISPERSION_RADIUS, FluxModel
+from .base import DISPERSION_RADIUS, FluxModel, max_abs
 
 
 class KdVBurgers(FluxModel):
@@ -29,15 +27,15 @@ class KdVBurgers(FluxModel):
             raise ValueError(f"KdVBurgers: viscosity nu must be >= 0, got {nu}")
         super().__init__(grid, bc, scheme, {"a": a, "b": b, "nu": nu})
 
-    def line_flux(self, up, dim, t, physics):
+    def line_flux(self, name, up, dim, t, physics):
         h = self.grid.step[dim]
         flux = self.scheme.quadratic_flux(up, self.halo, physics["a"])
         flux = flux + dispersive_flux(up, self.halo, h, physics["b"])
         return flux + diffusive_flux(up, self.halo, h, physics["nu"])
 
-    def stability_rates(self, u0, physics, times):
+    def rates(self, fields, physics, times):
         h = self.grid.dx
-        speed = abs(float(physics["a"])) * float(np.max(np.abs(np.asarray(u0))))
+        speed = abs(float(physics["a"])) * max_abs(fields)
         return {
             "advective": speed / h,
             "diffusive": 2 * float(physics["nu"]) / h**2,

@@ -24,10 +24,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from ..closures.base import ClosureSum
 from ..closures.checkpoint import load_parameters, sidecar_path
 from ..closures.factory import TRAINED_PARAMETERS, build_closures
-from ..closures.library import LibraryClosure
 from ..io import OutputExistsError, provenance
 from .setup import build_problems
 from .trainer import Settings, Trainer, write_trained_closure
@@ -89,23 +87,9 @@ def _summary(trainer: Trainer, members) -> dict:
     }
 
 
-def library_closures(closure) -> list[LibraryClosure]:
-    """Every library closure inside ``closure`` (sums and delay closures searched)."""
-    if isinstance(closure, LibraryClosure):
-        return [closure]
-    if isinstance(closure, ClosureSum):
-        return [lib for c in closure.closures for lib in library_closures(c)]
-    inner = getattr(closure, "inner", None)
-    return library_closures(inner) if inner is not None else []
-
-
 def library_tables(closure) -> dict:
-    """``{output: {term: coefficient}}`` merged over the library closures found."""
-    table: dict = {}
-    for lib in library_closures(closure):
-        for output, row in lib.coefficient_table().items():
-            table.setdefault(output, {}).update(row)
-    return table
+    """``{output: {term: coefficient}}`` merged over the closure's interpretable parts."""
+    return closure.coefficient_table()
 
 
 def _spread(tables: list[dict]) -> dict:
@@ -134,13 +118,10 @@ def discover(case) -> dict:
     import json
 
     closure = load_trained(case)
-    libraries = library_closures(closure)
-    if not libraries:
+    found = closure.equations()
+    if not found:
         raise ValueError("discover needs a library closure in [[closure]]; this case has none")
-    equations = {}
-    for lib in libraries:
-        for output, eq in lib.equations().items():
-            equations.setdefault(output, []).append({"text": eq["text"], "latex": eq["latex"]})
+    equations = {output: [{"text": eq["text"], "latex": eq["latex"]} for eq in items] for output, items in found.items()}
     manifest = json.loads(sidecar_path(trained_parameters_path(case)).read_text())
     summary = manifest.get("summary", {})
     return {"terms": library_tables(closure), "spread": summary.get("spread", {}), "equations": equations}

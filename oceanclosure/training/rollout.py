@@ -2,7 +2,7 @@
 
 For a start index i₀ into the truth snapshots, the start state is the truth at
 t_{i₀}, and a delay closure's memory is filled from the truth snapshots before
-it (``init_from_samples``). The model is then integrated over ``window`` output
+it (``closure.state_from_history``). The model is then integrated over ``window`` output
 intervals, each one a `simulation.advance` of ``n_sub`` solver steps wrapped in
 `jax.checkpoint` (remat), so the memory of the backward pass grows with the
 window, not with the number of solver steps. The loss compares the predictions
@@ -26,7 +26,6 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ..closures.base import ClosureSum
 from ..simulation import SimState, advance
 
 
@@ -58,29 +57,26 @@ class Problem:
     name: str
 
 
-def closure_state_from_history(closure, grid, times, values, physics):
-    """The closure state at times[-1] from truth snapshots (delay buffers filled)."""
-    if isinstance(closure, ClosureSum):
-        return tuple(closure_state_from_history(c, grid, times, values, physics) for c in closure.closures)
-    if hasattr(closure, "init_from_samples"):
-        return closure.init_from_samples(grid, times, values, physics)
-    return closure.init(grid, values[-1], times[-1], physics)
-
-
 def rollout(problem: Problem, closure, start, window: int):
-    """Predictions (window, *field) at the window's output times after ``start``."""
+    """Predictions (window, *field) at the window's output times after ``start``.
+
+    Training compares one field, the model's first variable (multi-field losses
+    are not implemented yet).
+    """
     sim = problem.sim
     physics = sim.model.physics
+    name = sim.model.variable_names[0]
     h = problem.history
-    past = jax.lax.dynamic_slice_in_dim(problem.truth, start - h, h + 1)
+    past = {name: jax.lax.dynamic_slice_in_dim(problem.truth, start - h, h + 1)}
     past_times = jax.lax.dynamic_slice_in_dim(problem.times, start - h, h + 1)
-    state = SimState(past[-1], past_times[-1], closure_state_from_history(closure, sim.grid, past_times, past, physics))
+    current = {k: v[-1] for k, v in past.items()}
+    state = SimState(current, past_times[-1], closure.state_from_history(sim.grid, past_times, past, physics))
     ends = jax.lax.dynamic_slice_in_dim(problem.times, start + 1, window)
 
     @jax.checkpoint
     def interval(state, t_end):
         state = advance(sim.step, state, t_end, problem.n_sub, physics, closure)
-        return state, state.u
+        return state, state.fields[name]
 
     _, predictions = jax.lax.scan(interval, state, ends)
     return predictions

@@ -16,7 +16,6 @@ import numpy as np
 
 from ..build import build_simulation, dtype_for
 from ..cases import check_training
-from ..closures.base import ClosureSum
 from ..timestepping import steps_between_outputs
 from .rollout import Problem
 
@@ -36,13 +35,6 @@ def configuration_cases(case) -> list:
     return variants
 
 
-def memory_span(closure) -> float:
-    """The longest delay the closure reads back (0 for Markovian closures)."""
-    if isinstance(closure, ClosureSum):
-        return max((memory_span(c) for c in closure.closures), default=0.0)
-    return float(getattr(closure, "span", 0.0) or 0.0)
-
-
 def build_problem(case, closure, name: str = "") -> Problem:
     """One configuration: its simulation, truth, observations and start indices."""
     from ..truth import load_truth
@@ -54,10 +46,11 @@ def build_problem(case, closure, name: str = "") -> Problem:
     truth = np.asarray(truth_ds["u"].values, dtype=np.float64)
     times = np.asarray(truth_ds["time"].values, dtype=np.float64)
     interval = _uniform_interval(times)
-    dt = sim.choose_dt(truth[0], sim.model.physics, times)
+    dt = sim.choose_dt(truth[0], sim.model.physics, times)  # one field: training compares the first variable
     n_sub, _ = steps_between_outputs(interval, dt)
     targets, weights = case_observations(case, truth_ds).dense(len(times))
-    history = int(math.ceil(memory_span(closure) / interval - 1e-9)) + 1 if memory_span(closure) else 0
+    span = sim.closure.memory_span
+    history = int(math.ceil(span / interval - 1e-9)) + 1 if span else 0
     train, validation = start_indices(case, times, history)
     return Problem(sim, jnp.asarray(truth, dtype), jnp.asarray(times, dtype), jnp.asarray(targets, dtype),
                    jnp.asarray(weights, dtype), n_sub, history, train, validation, name)
