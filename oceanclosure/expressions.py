@@ -28,12 +28,27 @@ Grammar (whitelist)
     name    := one of the given variables, or the constants pi, e
     func    := sin cos tan arcsin arccos arctan arctan2 sinh cosh tanh exp log
                log10 sqrt abs sign floor ceil minimum maximum heaviside where
+             | a user function given to parse_expression with its arity
 
 Surrounding whitespace is stripped.  Variables shadow the constants ``pi``
 and ``e``; a variable may not be named
 like a function.  Comparisons are allowed only as the condition (first
 argument) of ``where`` and cannot be chained.  Calls take positional arguments
-only, to plain function names.  Texts longer than :data:`MAX_LENGTH`
+only, to plain function names.
+
+User functions
+--------------
+``parse_expression(text, names, functions={"M": 1})`` also accepts calls of
+``M`` with one argument, e.g. ``"0.1 + 8*exp((z - M(t))/10)"`` where ``M`` is
+a named time table.  A user function name must differ from the variables, the
+constants and the builtin functions.  :meth:`Expression.evaluate` then needs
+``functions={"M": callable}``; the callable receives the evaluated arguments
+(``xp`` arrays or Python floats) and must return an ``xp``-compatible value.
+The name ``functions`` is reserved and cannot be a variable.
+
+Limits
+------
+Texts longer than :data:`MAX_LENGTH`
 characters, nesting deeper than :data:`MAX_DEPTH`, and constant exponents
 larger than :data:`MAX_EXPONENT` in magnitude (e.g. ``9**9**9``) are refused.
 
@@ -52,6 +67,7 @@ import keyword
 import math
 import operator
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -153,6 +169,8 @@ class Expression:
         variables: the variable names the expression actually uses, in the
             order they were allowed in :func:`parse_expression`.
         tree: the validated ``ast.Expression`` (excluded from ``==``/hash).
+        functions: the user function names the expression actually calls, in
+            the order they were given to :func:`parse_expression`.
 
     Build instances with :func:`parse_expression` only.
     """
@@ -160,23 +178,33 @@ class Expression:
     text: str
     variables: tuple[str, ...]
     tree: ast.Expression = field(compare=False, repr=False)
+    functions: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return self.text
 
     @property
     def is_constant(self) -> bool:
-        """True when the expression uses no variables."""
-        return not self.variables
+        """True when the expression uses neither variables nor user functions."""
+        return not self.variables and not self.functions
 
-    def evaluate(self, xp: Any, /, **values: Any) -> Any:
+    def evaluate(
+        self,
+        xp: Any,
+        /,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
+        **values: Any,
+    ) -> Any:
         """Evaluate with array namespace ``xp`` (``numpy`` or ``jax.numpy``).
 
         ``values`` maps variable names to scalars or arrays; extra names are
-        ignored, missing ones raise :class:`ExpressionError`.  The result is
-        an ``xp`` array broadcast to the common shape of the result and all
-        ``values`` and cast to their common result type (see module doc).
-        Works inside ``jax.jit`` and under ``jax.grad`` with ``jax.numpy``.
+        ignored, missing ones raise :class:`ExpressionError`.  ``functions``
+        maps user function names to callables; extra ones are ignored, a
+        missing or non-callable one raises :class:`ExpressionError`.  The
+        result is an ``xp`` array broadcast to the common shape of the result
+        and all ``values`` and cast to their common result type (see module
+        doc).  Works inside ``jax.jit`` and under ``jax.grad`` with
+        ``jax.numpy`` (when the user callables do).
         """
         missing = [name for name in self.variables if name not in values]
         if missing:
@@ -185,12 +213,39 @@ class Expression:
                 f"{', '.join(missing)} (needs {', '.join(self.variables)})"
             )
         used = {name: values[name] for name in self.variables}
-        result = _evaluate(self.tree.body, xp, used)
+        calls = self._callables(functions)
+        result = _evaluate(self.tree.body, xp, used, calls)
         return _broadcast_like(xp, result, list(values.values()))
 
-    def __call__(self, /, **values: Any) -> np.ndarray:
+    def __call__(
+        self, /, functions: Mapping[str, Callable[..., Any]] | None = None, **values: Any
+    ) -> np.ndarray:
         """Evaluate with :mod:`numpy`; see :meth:`evaluate`."""
-        return self.evaluate(np, **values)
+        return self.evaluate(np, functions, **values)
+
+    def _callables(
+        self, functions: Mapping[str, Callable[..., Any]] | None
+    ) -> dict[str, Callable[..., Any]]:
+        """The callables of the user functions this expression calls."""
+        functions = {} if functions is None else functions
+        if not isinstance(functions, Mapping):
+            raise ExpressionError(
+                f"expression {_short(self.text)}: functions must map names to "
+                f"callables, got {type(functions).__name__}"
+            )
+        missing = [name for name in self.functions if name not in functions]
+        if missing:
+            raise ExpressionError(
+                f"expression {_short(self.text)}: missing callables for user "
+                f"function(s) {', '.join(missing)} (needs {', '.join(self.functions)})"
+            )
+        for name in self.functions:
+            if not callable(functions[name]):
+                raise ExpressionError(
+                    f"expression {_short(self.text)}: user function {name!r} must "
+                    f"be callable, got {type(functions[name]).__name__}"
+                )
+        return {name: functions[name] for name in self.functions}
 
 
 # --------------------------------------------------------------------------
@@ -198,7 +253,11 @@ class Expression:
 
 
 def parse_expression(
-    text: str, variables: Iterable[str], *, what: str = "expression"
+    text: str,
+    variables: Iterable[str],
+    *,
+    what: str = "expression",
+    functions: Mapping[str, int] | None = None,
 ) -> Expression:
     """Parse and validate ``text`` against the whitelist (see module doc).
 
@@ -207,18 +266,28 @@ def parse_expression(
         variables: names the expression may use (must not be a plain str).
         what: where the text came from, e.g. ``"initial_condition.expression"``,
             used in error messages.
+        functions: user function names and their number of positional
+            arguments, e.g. ``{"M": 1}``; each name must differ from the
+            variables, the constants and the builtin functions.
 
     Raises:
-        ExpressionError: on a syntax error or any construct outside the
-            whitelist, with one message naming the offending piece.
+        ExpressionError: on a syntax error, a colliding user function name or
+            any construct outside the whitelist, with one message naming the
+            offending piece.
     """
     allowed = _check_variables(variables, what)
+    user = _check_functions(functions, allowed, what)
     text = _check_text(text, what)
-    context = _Context(text, what, allowed)
+    context = _Context(text, what, allowed, user)
     tree = _parse(context)
     used: set[str] = set()
     _validate(tree.body, context, used, depth=0)
-    return Expression(text, tuple(n for n in allowed if n in used), tree)
+    return Expression(
+        text,
+        tuple(n for n in allowed if n in used),
+        tree,
+        tuple(n for n in user if n in used),
+    )
 
 
 @dataclass(frozen=True)
@@ -226,6 +295,11 @@ class _Context:
     text: str
     what: str
     variables: tuple[str, ...]
+    functions: Mapping[str, int] = field(default_factory=dict)
+
+    def arity(self, name: str) -> int | None:
+        """Number of arguments of a builtin or user function; None if unknown."""
+        return FUNCTIONS.get(name, self.functions.get(name))
 
     def fail(self, problem: str, node: ast.AST | None = None) -> ExpressionError:
         """Build the single error message for a problem (optionally at node)."""
@@ -234,7 +308,7 @@ class _Context:
             problem = problem.format(piece=_short(self.segment(node)))
         return ExpressionError(
             f"expression {_short(self.text)}{where}: {problem}; "
-            f"{_allowed_names(self.variables)}"
+            f"{_allowed_names(self.variables, self.functions)}"
         )
 
     def segment(self, node: ast.AST) -> str:
@@ -245,11 +319,15 @@ def _short(text: str, limit: int = 80) -> str:
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
-def _allowed_names(variables: tuple[str, ...]) -> str:
+def _allowed_names(
+    variables: tuple[str, ...], functions: Mapping[str, int] | None = None
+) -> str:
     consts = [c for c in CONSTANTS if c not in variables]
+    user = [f"{name}/{arity}" for name, arity in (functions or {}).items()]
     return (
         f"allowed variables: {', '.join(variables) or '(none)'}; "
         f"constants: {', '.join(consts)}; functions: {', '.join(FUNCTIONS)}"
+        + (f"; user functions (name/arity): {', '.join(user)}" if user else "")
     )
 
 
@@ -264,7 +342,51 @@ def _check_variables(variables: Iterable[str], what: str) -> tuple[str, ...]:
                 f"invalid variable name {name!r} for {what}: names must be "
                 f"identifiers other than keywords and function names"
             )
+        if name == "functions":
+            raise ExpressionError(
+                f"invalid variable name 'functions' for {what}: it is reserved "
+                f"for the user functions passed to Expression.evaluate"
+            )
     return names
+
+
+def _check_functions(
+    functions: Mapping[str, int] | None, variables: tuple[str, ...], what: str
+) -> dict[str, int]:
+    """Validate user function names and arities; return them as a dict."""
+    if functions is None:
+        return {}
+    if not isinstance(functions, Mapping):
+        raise TypeError(
+            f"functions for {what} must map names to arities, "
+            f"got {type(functions).__name__}"
+        )
+    for name, arity in functions.items():
+        _check_function_name(name, variables, what)
+        if isinstance(arity, bool) or not isinstance(arity, int) or arity < 0:
+            raise ExpressionError(
+                f"invalid arity for user function {name!r} for {what}: "
+                f"expected an int >= 0, got {arity!r}"
+            )
+    return dict(functions)
+
+
+def _check_function_name(name: Any, variables: tuple[str, ...], what: str) -> None:
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        problem = "names must be identifiers other than keywords"
+    elif name in FUNCTIONS:
+        problem = "it collides with the builtin function of that name"
+    elif name in variables:
+        problem = "it collides with the variable of that name"
+    elif name in CONSTANTS:
+        problem = "it collides with the constant of that name"
+    else:
+        return
+    raise ExpressionError(
+        f"invalid user function name {name!r} for {what}: {problem} "
+        f"(variables: {', '.join(variables) or '(none)'}; constants: "
+        f"{', '.join(CONSTANTS)}; builtin functions: {', '.join(FUNCTIONS)})"
+    )
 
 
 def _check_text(text: Any, what: str) -> str:
@@ -338,7 +460,7 @@ def _validate_name(node: ast.Name, ctx: _Context, used: set[str]) -> None:
     name = node.id
     if name in ctx.variables:
         used.add(name)
-    elif name in FUNCTIONS:
+    elif ctx.arity(name) is not None:
         raise ctx.fail(f"function {name!r} must be called, e.g. {name}(x)")
     elif name not in CONSTANTS:
         raise ctx.fail(f"unknown name {name!r}")
@@ -356,8 +478,8 @@ def _validate_binop(node: ast.BinOp, ctx: _Context, used: set[str], depth: int):
 def _check_exponent(node: ast.BinOp, ctx: _Context) -> None:
     """Refuse constant exponents larger than MAX_EXPONENT in magnitude."""
     names = {n.id for n in ast.walk(node.right) if isinstance(n, ast.Name)}
-    if names & set(ctx.variables):
-        return
+    if names & (set(ctx.variables) | set(ctx.functions)):
+        return  # not a constant exponent
     with np.errstate(all="ignore"):
         exponent = float(_evaluate(node.right, np, {}))
     if not abs(exponent) <= MAX_EXPONENT and not math.isnan(exponent):
@@ -375,16 +497,19 @@ def _validate_call(node: ast.Call, ctx: _Context, used: set[str], depth: int):
     name = node.func.id
     if name in ctx.variables:
         raise ctx.fail(f"{name!r} in {{piece}} is a variable, not a function", node)
-    if name not in FUNCTIONS:
+    arity = ctx.arity(name)
+    if arity is None:
         raise ctx.fail(f"function {name!r} in {{piece}} is not allowed", node)
+    if name in ctx.functions:
+        used.add(name)
     if node.keywords:
         raise ctx.fail("keyword arguments in {piece} are not allowed", node)
     for arg in node.args:
         if isinstance(arg, ast.Starred):
             raise ctx.fail("starred argument in {piece} is not allowed", node)
-    if len(node.args) != FUNCTIONS[name]:
+    if len(node.args) != arity:
         raise ctx.fail(
-            f"{name} takes {FUNCTIONS[name]} argument(s), got "
+            f"{name} takes {arity} argument(s), got "
             f"{len(node.args)} in {{piece}}",
             node,
         )
@@ -409,25 +534,32 @@ def _validate_compare(node: ast.Compare, ctx: _Context, used: set[str], depth):
 # evaluation (only ever applied to validated trees)
 
 
-def _evaluate(node: ast.AST, xp: Any, values: Mapping[str, Any]) -> Any:
-    """Recursive interpreter for validated trees."""
+def _evaluate(
+    node: ast.AST,
+    xp: Any,
+    values: Mapping[str, Any],
+    functions: Mapping[str, Callable[..., Any]] = MappingProxyType({}),
+) -> Any:
+    """Recursive interpreter for validated trees; ``functions`` holds the
+    callables of the user functions (builtins are looked up on ``xp``)."""
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
         return values[node.id] if node.id in values else CONSTANTS[node.id]
     if isinstance(node, ast.UnaryOp):
-        return _UNARYOPS[type(node.op)](_evaluate(node.operand, xp, values))
+        return _UNARYOPS[type(node.op)](_evaluate(node.operand, xp, values, functions))
     if isinstance(node, ast.BinOp):
-        left = _evaluate(node.left, xp, values)
-        right = _evaluate(node.right, xp, values)
+        left = _evaluate(node.left, xp, values, functions)
+        right = _evaluate(node.right, xp, values, functions)
         return _binop(_BINOPS[type(node.op)][1], left, right)
     if isinstance(node, ast.Compare):
-        left = _evaluate(node.left, xp, values)
-        right = _evaluate(node.comparators[0], xp, values)
+        left = _evaluate(node.left, xp, values, functions)
+        right = _evaluate(node.comparators[0], xp, values, functions)
         return _COMPARISONS[type(node.ops[0])](left, right)
     if isinstance(node, ast.Call):
-        args = [_evaluate(arg, xp, values) for arg in node.args]
-        return getattr(xp, node.func.id)(*args)
+        args = [_evaluate(arg, xp, values, functions) for arg in node.args]
+        name = node.func.id
+        return functions[name](*args) if name in functions else getattr(xp, name)(*args)
     raise ExpressionError(f"cannot evaluate {ast.unparse(node)!r}")  # unreachable
 
 
@@ -463,7 +595,8 @@ def to_sympy(expr: Expression):
     Variables become ``sympy.Symbol``; ``pi``/``e`` become ``sympy.pi`` /
     ``sympy.E`` (unless shadowed by a variable); ``where`` becomes
     ``Piecewise``, ``heaviside`` ``Heaviside``, ``minimum``/``maximum``
-    ``Min``/``Max``.  No text is ever sympified.
+    ``Min``/``Max``; a user function call ``M(t)`` becomes
+    ``sympy.Function("M")(t)``.  No text is ever sympified.
     """
     return _to_sympy(expr.tree.body, frozenset(expr.variables))
 
@@ -519,5 +652,8 @@ def _to_sympy(node: ast.AST, variables: frozenset[str]):
         return relations[type(node.ops[0])](left, right)
     if isinstance(node, ast.Call):
         args = [_to_sympy(arg, variables) for arg in node.args]
-        return _sympy_functions()[node.func.id](*args)
+        builtins = _sympy_functions()
+        if node.func.id in builtins:
+            return builtins[node.func.id](*args)
+        return sympy.Function(node.func.id)(*args)  # a user function
     raise ExpressionError(f"cannot convert {ast.unparse(node)!r}")  # unreachable

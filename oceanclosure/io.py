@@ -27,7 +27,7 @@ import jax
 import numpy as np
 import xarray as xr
 
-from .grid import DIMENSION_NAMES, Grid
+from .grid import COORDINATE_ATTRS, Grid
 
 
 class OutputExistsError(FileExistsError):
@@ -104,17 +104,19 @@ def write_netcdf(ds: xr.Dataset, path, overwrite: bool = False) -> Path:
 
 
 def coordinates(grid: Grid, length_units: str = "1") -> dict[str, xr.DataArray]:
+    """Cell-centre coordinates with CF attributes (z: metres, positive up)."""
     coords = {}
-    for dim, name in enumerate(DIMENSION_NAMES[: grid.ndim]):
-        coords[name] = xr.DataArray(
-            grid.centers(dim), dims=(name,),
-            attrs={"units": length_units, "long_name": f"cell-centre {name} coordinate", "axis": name.upper()},
-        )
+    for dim, name in enumerate(grid.dims):
+        attrs = {"units": length_units, "long_name": f"cell-centre {name} coordinate", "axis": name.upper(),
+                 **COORDINATE_ATTRS.get(name, {})}
+        if name != "z":
+            attrs["long_name"] = f"cell-centre {name} coordinate"
+        coords[name] = xr.DataArray(grid.centers(dim), dims=(name,), attrs=attrs)
     return coords
 
 
 def field_dims(grid: Grid) -> tuple[str, ...]:
-    return ("time",) + tuple(reversed(DIMENSION_NAMES[: grid.ndim]))
+    return ("time",) + tuple(reversed(grid.dims))
 
 
 def make_dataset(
@@ -124,20 +126,26 @@ def make_dataset(
     attrs: Mapping[str, object] = (),
     time_units: str = "1",
 ) -> xr.Dataset:
-    """A run dataset: ``fields`` maps a variable name to (data, long_name)."""
+    """A run dataset: ``fields`` maps a variable name to (data, CF attributes or just a long_name)."""
     coords = coordinates(grid)
     coords["time"] = xr.DataArray(
         np.asarray(times, dtype=float), dims=("time",), attrs={"units": time_units, "long_name": "model time"}
     )
     dims = field_dims(grid)
     data_vars = {
-        name: xr.DataArray(np.asarray(data), dims=dims, attrs={"units": "1", "long_name": long_name})
-        for name, (data, long_name) in fields.items()
+        name: xr.DataArray(np.asarray(data), dims=dims, attrs=_attrs(about))
+        for name, (data, about) in fields.items()
     }
     ds = xr.Dataset(data_vars, coords=coords)
     ds.attrs.update({"Conventions": "CF-1.10", **grid.attrs(), **dict(attrs)})
     ds.attrs.update(provenance())
     return ds
+
+
+def _attrs(about) -> dict[str, str]:
+    if isinstance(about, str):
+        return {"units": "1", "long_name": about}
+    return dict(about)
 
 
 def provenance() -> dict[str, str]:

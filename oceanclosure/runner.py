@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from .build import analytic_truth, build_simulation, dtype_for, initial_condition
+from .build import analytic_truth, build_simulation, dtype_for, initial_fields
 from .closures.factory import build_closures
 from .io import make_dataset
 from .simulation import BlowUpError, Trajectory
@@ -39,11 +39,11 @@ def run(case, closure=None, progress=None, baseline: bool = False) -> xr.Dataset
     if closure is None:
         closure = build_closures(case)
     sim = build_simulation(case, closure)
-    u0 = initial_condition(case, sim.grid, dtype)
+    fields0 = initial_fields(case, sim.grid, dtype)
     truth = analytic_truth(case)
     if truth is not None:
         truth(case.time.stop)  # fail before integrating if the truth does not reach the end
-    state = sim.initial_state(jnp.asarray(u0), case.time.start)
+    state = sim.initial_state({k: jnp.asarray(v) for k, v in fields0.items()}, case.time.start)
     started = _time.perf_counter()
     try:
         trajectory = sim.run(state, case.time.stop, case.time.output_interval, progress=progress)
@@ -53,24 +53,28 @@ def run(case, closure=None, progress=None, baseline: bool = False) -> xr.Dataset
         raise RunBlowUpError(str(err), partial) from None
     ds = _dataset(case, sim, trajectory, _time.perf_counter() - started, truth)
     if baseline and not sim.closure.is_null:
-        ds["u_baseline"] = _baseline(case, ds)
+        for name, values in _baseline(case, ds, sim.model.variable_names).items():
+            ds[f"{name}_baseline"] = values
     return ds
 
 
-def _baseline(case, ds: xr.Dataset) -> xr.DataArray:
-    """The same case without its closure, at the same output times."""
+def _baseline(case, ds: xr.Dataset, names) -> dict[str, xr.DataArray]:
+    """The same case without its closure, at the same output times, per field."""
     from .closures import NoClosure
 
     try:
-        base = run(case, closure=NoClosure())["u"]
+        base = run(case, closure=NoClosure())
     except RunBlowUpError as err:  # keep what there is; the rest is NaN
-        base = err.dataset["u"].reindex(time=ds["time"])
-    base.attrs = {"units": ds["u"].attrs.get("units", "1"), "long_name": "the same case without its closure"}
-    return base
+        base = err.dataset.reindex(time=ds["time"])
+    out = {}
+    for name in names:
+        out[name] = base[name]
+        out[name].attrs = {**ds[name].attrs, "long_name": f"{name}: the same case without its closure"}
+    return out
 
 
 def _dataset(case, sim, trajectory: Trajectory, wall_seconds: float, truth) -> xr.Dataset:
-    fields = {"u": (trajectory.fields["u"], "state of this run")}
+    fields = {v.name: (trajectory.fields[v.name], _field_attrs(v, "state of this run")) for v in sim.model.variables}
     if truth is not None:
         fields["u_truth"] = (np.stack([truth(t) for t in trajectory.times]), f"analytic solution '{case.truth.analytic}'")
     attrs = {
@@ -87,3 +91,11 @@ def _dataset(case, sim, trajectory: Trajectory, wall_seconds: float, truth) -> x
         "boundary": sim.model.bc.describe(),
     }
     return make_dataset(sim.grid, trajectory.times, fields, attrs)
+
+
+def _field_attrs(variable, default_long_name: str) -> dict[str, str]:
+    """CF attributes of a field: the model's units, long_name and standard_name."""
+    attrs = variable.attrs()
+    if not variable.long_name:
+        attrs["long_name"] = default_long_name
+    return attrs

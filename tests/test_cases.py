@@ -185,7 +185,7 @@ def test_truth_initial_condition_with_default_registry(tmp_path):
 
 
 def test_direct_construction_is_validated():
-    with pytest.raises(pydantic.ValidationError, match="ny: not allowed in a 1D grid"):
+    with pytest.raises(pydantic.ValidationError, match=r"ny: not allowed: the grid's dims are \['x'\]"):
         GridConfig(domain=[0.0, 1.0], nx=8, ny=8)
     assert GridConfig(domain=[[0, 1], [0, 2]], nx=8, ny=4).shape == (8, 4)
 
@@ -224,7 +224,7 @@ def _both(*patches):
 BAD = {
     "unknown section": (_set("grdi.nx", 3), "grdi: unknown section (allowed: grid,"),
     "unknown nested key": (
-        _set("grid.nxx", 5), "grid.nxx: unknown key (allowed: domain, nx, ny, precision)"),
+        _set("grid.nxx", 5), "grid.nxx: unknown key (allowed: dims, domain, nx, ny, nz, precision)"),
     "unknown key in union member": (
         _set("physics.viscosity", 0.1), "physics.viscosity: unknown key (allowed: model, nu,"),
     "unknown key in side": (
@@ -239,7 +239,7 @@ BAD = {
     "missing nu": (_drop("physics.nu"), "physics.nu: missing required key"),
     "unknown model": (
         _set("physics.model", "navier_stokes"),
-        "physics.model: unknown model (allowed: advection_diffusion, burgers, kdv_burgers) "
+        "physics.model: unknown model (allowed: advection_diffusion, advection_diffusion_reaction, burgers, kdv_burgers) "
         "(got 'navier_stokes')"),
     "missing model": (_drop("physics.model"), "physics.model: missing required key"),
     "bad scheme": (_set("physics.scheme", "weno7"), "physics.scheme: expected one of 'upwind'"),
@@ -299,14 +299,14 @@ BAD = {
     "bottom in 1D": (
         _set("boundary", {"left": {"kind": "neumann"}, "right": {"kind": "neumann"},
                           "bottom": {"kind": "neumann"}}),
-        "boundary.bottom: not allowed in a 1D grid"),
+        "boundary.bottom: not a side of a grid with dims ['x'] (sides: left, right)"),
     "shorthand mixed with sides": (
         _set("boundary", {"kind": "periodic", "left": {"kind": "periodic"}}),
         "boundary.kind: cannot be combined with per-side tables (left)"),
     "unknown side kind": (
         _set("boundary", {"left": {"kind": "robin"}, "right": {"kind": "neumann"}}),
-        "boundary.left.kind: unknown kind (allowed: dirichlet, neumann, periodic)"),
-    "ny in 1D": (_set("grid.ny", 8), "grid.ny: not allowed in a 1D grid"),
+        "boundary.left.kind: unknown kind (allowed: dirichlet, flux, neumann, periodic)"),
+    "ny in 1D": (_set("grid.ny", 8), "grid.ny: not allowed: the grid's dims are ['x']; remove it"),
     "missing ny in 2D": (
         _set("grid.domain", [[0.0, 1.0], [0.0, 1.0]]), "grid.ny: missing required key"),
     "reversed domain": (
@@ -344,7 +344,7 @@ def test_several_errors_reported_at_once(tmp_path):
     message = load_error(directory)
     assert message == (
         f"invalid case {directory / 'case.toml'} (3 errors):\n"
-        "  grid.nxx: unknown key (allowed: domain, nx, ny, precision)\n"
+        "  grid.nxx: unknown key (allowed: dims, domain, nx, ny, nz, precision)\n"
         "  physics.nu: must be >= 0 (got -0.1)\n"
         "  time.stop: expected a number (got 'soon')"
     )

@@ -259,3 +259,115 @@ def test_to_latex():
     assert latex == "dx u_{x}^{2}"
     assert "u_{xx}" in to_latex(parse_expression("u*u_xx", ["u", "u_xx"]))
     assert r"\sin" in to_latex(parse_expression("sin(x)", ["x"]))
+
+
+# --------------------------------------------------------------------------
+# user functions (e.g. named time tables)
+
+MIXED_LAYER = "0.1 + 8*exp((z - M(t))/10)"
+
+
+def _depth(t):
+    return -20.0 - 5.0 * t
+
+
+def test_user_function_is_parsed_and_reported():
+    expr = parse_expression(MIXED_LAYER, ["z", "t"], functions={"M": 1})
+    assert expr.functions == ("M",)
+    assert expr.variables == ("z", "t")
+    assert not expr.is_constant
+    assert parse_expression("z", ["z"], functions={"M": 1}).functions == ()
+    assert not parse_expression("M(1.0)", [], functions={"M": 1}).is_constant
+
+
+def test_user_function_is_called_with_numpy_and_jax():
+    expr = parse_expression(MIXED_LAYER, ["z", "t"], functions={"M": 1})
+    z = np.linspace(-50.0, 0.0, 6)
+    expected = 0.1 + 8 * np.exp((z - _depth(2.0)) / 10)
+    np.testing.assert_allclose(expr(functions={"M": _depth}, z=z, t=2.0), expected)
+    run = jax.jit(lambda z, t: expr.evaluate(jnp, functions={"M": _depth}, z=z, t=t))
+    np.testing.assert_allclose(np.asarray(run(jnp.asarray(z), 2.0)), expected, rtol=1e-5)
+
+
+def test_user_function_is_differentiable_in_its_argument():
+    expr = parse_expression("M(t)**2", ["t"], functions={"M": 1})
+    grad = jax.grad(lambda t: expr.evaluate(jnp, functions={"M": jnp.sin}, t=t))
+    assert float(grad(0.4)) == pytest.approx(2 * np.sin(0.4) * np.cos(0.4), rel=1e-5)
+
+
+def test_user_functions_of_several_arities_and_extra_callables():
+    expr = parse_expression("F(x, 2) + G() + sin(x)", ["x"], functions={"F": 2, "G": 0})
+    out = expr(functions={"F": np.multiply, "G": lambda: 1.0, "sin": np.cos}, x=0.5)
+    assert float(out) == pytest.approx(1.0 + 1.0 + np.sin(0.5))  # builtin sin kept
+
+
+def test_missing_or_bad_callable_is_named():
+    expr = parse_expression(MIXED_LAYER, ["z", "t"], functions={"M": 1})
+    with pytest.raises(ExpressionError, match="missing callables for user function.*M"):
+        expr(z=0.0, t=0.0)
+    with pytest.raises(ExpressionError, match="'M' must be callable, got float"):
+        expr(functions={"M": 1.0}, z=0.0, t=0.0)
+    with pytest.raises(ExpressionError, match="functions must map names"):
+        expr(functions=[_depth], z=0.0, t=0.0)
+
+
+@pytest.mark.parametrize(
+    "name, fragment",
+    [
+        ("sin", "collides with the builtin function"),
+        ("where", "collides with the builtin function"),
+        ("z", "collides with the variable"),
+        ("pi", "collides with the constant"),
+        ("not a name", "names must be identifiers"),
+        ("lambda", "names must be identifiers"),
+    ],
+)
+def test_colliding_user_function_names_are_rejected(name, fragment):
+    with pytest.raises(ExpressionError) as info:
+        parse_expression("z", ["z", "t"], functions={name: 1}, what="physics.K")
+    message = str(info.value)
+    assert fragment in message and repr(name) in message and "physics.K" in message
+
+
+def test_bad_arity_and_mapping_are_rejected():
+    with pytest.raises(ExpressionError, match="expected an int >= 0, got -1"):
+        parse_expression("z", ["z"], functions={"M": -1})
+    with pytest.raises(ExpressionError, match="expected an int >= 0, got True"):
+        parse_expression("z", ["z"], functions={"M": True})
+    with pytest.raises(TypeError, match="must map names to arities"):
+        parse_expression("z", ["z"], functions=["M"])
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("M(t, t)", "M takes 1 argument(s), got 2"),
+        ("M", "function 'M' must be called"),
+        ("M(t=1)", "keyword arguments"),
+        ("N(t)", "function 'N' in 'N(t)' is not allowed"),
+        ("M(t < 1)", "only allowed as the first argument of where"),
+    ],
+)
+def test_misused_user_function_is_rejected(text, fragment):
+    with pytest.raises(ExpressionError) as info:
+        parse_expression(text, ["t"], functions={"M": 1})
+    assert fragment in str(info.value)
+    assert "user functions (name/arity): M/1" in str(info.value)
+
+
+def test_user_function_in_exponent_is_not_a_constant_exponent():
+    expr = parse_expression("2**M(3)", [], functions={"M": 1})
+    assert float(expr(functions={"M": lambda s: s})) == 8.0
+
+
+def test_functions_is_a_reserved_variable_name():
+    with pytest.raises(ExpressionError, match="'functions'.*reserved"):
+        parse_expression("functions", ["functions"])
+
+
+def test_to_sympy_renders_user_function_calls():
+    expr = parse_expression(MIXED_LAYER, ["z", "t"], functions={"M": 1})
+    z, t = sympy.Symbol("z"), sympy.Symbol("t")
+    M = sympy.Function("M")
+    assert to_sympy(expr) == sympy.Float(0.1) + 8 * sympy.exp((z - M(t)) / 10)
+    assert "M{\\left(t \\right)}" in to_latex(expr)

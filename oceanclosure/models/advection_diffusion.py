@@ -35,7 +35,9 @@ def _is_constant(field) -> bool:
 class AdvectionDiffusion(FluxModel):
     parameter_names = ("velocity", "diffusivity")
 
-    def __init__(self, grid, bc, scheme="upwind", velocity: FieldSpec | Sequence[FieldSpec] = 0.0,
+    default_scheme = "muscl_vanleer"
+
+    def __init__(self, grid, bc, scheme=default_scheme, velocity: FieldSpec | Sequence[FieldSpec] = 0.0,
                  diffusivity: FieldSpec = 0.0):
         components = tuple(velocity) if isinstance(velocity, (list, tuple)) else (velocity,) * grid.ndim
         if len(components) != grid.ndim:

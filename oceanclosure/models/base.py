@@ -60,7 +60,7 @@ class Variable:
 
 
 #: The one field of the single-field models.
-U = Variable("u", "1", "solution u")
+U = Variable("u", "1")
 
 RATE_KEYS = ("advective", "diffusive", "dispersive", "reactive")
 
@@ -76,6 +76,8 @@ class FluxModel(abc.ABC):
     parameter_names: tuple[str, ...] = ()
     #: The fields of the state (a subclass or instance may set its own).
     variables: tuple[Variable, ...] = (U,)
+    #: The advection scheme a case gets when it names none (the case schema reads it here).
+    default_scheme: str = "muscl_vanleer"
 
     def __init__(self, grid: Grid, bc: BoundaryConditions | Mapping | FieldBoundaries, scheme: str | Scheme,
                  physics: Mapping):

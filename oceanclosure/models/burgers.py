@@ -18,7 +18,7 @@ class Burgers(FluxModel):
 
     parameter_names = ("nu",)
 
-    def __init__(self, grid, bc, scheme="muscl_vanleer", nu: float = 0.0):
+    def __init__(self, grid, bc, scheme=FluxModel.default_scheme, nu: float = 0.0):
         super().__init__(grid, bc, scheme, {"nu": nu})
         if nu < 0:
             raise ValueError(f"Burgers: viscosity nu must be >= 0, got {nu}")

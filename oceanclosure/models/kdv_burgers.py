@@ -20,7 +20,9 @@ class KdVBurgers(FluxModel):
     extra_halo = 2
     extra_boundary_order = 3
 
-    def __init__(self, grid, bc, scheme="central", a: float = 1.0, b: float = 0.0, nu: float = 0.0):
+    default_scheme = "muscl_vanleer"
+
+    def __init__(self, grid, bc, scheme=default_scheme, a: float = 1.0, b: float = 0.0, nu: float = 0.0):
         if grid.ndim != 1:
             raise ValueError(f"KdVBurgers: only 1D grids are supported, got a {grid.ndim}D grid")
         if nu < 0:

@@ -1,0 +1,307 @@
+"""The validated `Case`, reading a case directory, and validating the whole file."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import (
+    Any,
+    Callable,
+    Mapping,
+    Optional,
+    Sequence,
+)
+
+import tomli_w
+
+from ..grid import ALLOWED_DIMS, default_dims
+from .base import (
+    CASE_FILE,
+    CaseError,
+    _analytic_registry,
+    _Context,
+    _expression_parser,
+    _format,
+    _freeze,
+    _is_number,
+    _Problem,
+    _Problems,
+    _report,
+    _thaw,
+)
+from .boundary import (
+    BoundaryConfig,
+    DirichletSide,
+    NeumannSide,
+    PeriodicSide,
+    check_boundary,
+)
+from .closures import ClosureConfig
+from .grid import GridConfig, _domain
+from .initial import InitialConditionConfig, check_initial_condition
+from .observations import ObservationsConfig
+from .overrides import _override_list, apply_overrides
+from .physics import PhysicsConfig
+from .sections import _SECTIONS, _validate_section
+from .time import OutputConfig, TimeConfig
+from .training import TrainingConfig
+from .truth import TruthConfig, merged_physics
+
+# --------------------------------------------------------------------------
+# the case
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """A validated case: typed sections plus where it came from.
+
+    Attributes:
+      directory: the case directory (absolute); relative paths resolve against it.
+      path: the case TOML file (absolute).
+      grid, boundary, physics, initial_condition, time, output: validated sections.
+      truth: the ``[truth]`` section, or None.
+      closures: the ``[[closure]]`` tables, in order.
+      observations: the ``[observations]`` section (defaults when absent).
+      training: the ``[training]`` section (``train_times`` filled in), or None.
+      raw: the TOML as read, with overrides applied (read-only; no defaults).
+      overrides: the ``--set`` strings applied, in order.
+    """
+
+    directory: Path
+    path: Path
+    grid: GridConfig
+    boundary: BoundaryConfig
+    physics: PhysicsConfig
+    initial_condition: InitialConditionConfig
+    time: TimeConfig
+    output: OutputConfig
+    truth: Optional[TruthConfig] = None
+    closures: tuple[ClosureConfig, ...] = ()
+    observations: ObservationsConfig = dataclasses.field(default_factory=ObservationsConfig)
+    training: Optional[TrainingConfig] = None
+    raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False,
+                                               repr=False)
+    overrides: tuple[str, ...] = dataclasses.field(default=(), compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.directory.name
+
+    def boundary_sides(self, variable: str | None = None) -> dict[str, PeriodicSide | DirichletSide | NeumannSide]:
+        """The boundary condition on every side of this case's grid (for ``variable``, or the shared one)."""
+        return self.boundary.sides(self.grid.names, variable)
+
+    def resolve_path(self, relative: str | Path) -> Path:
+        """``relative`` resolved against the case directory."""
+        return self.directory / relative
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved case (defaults filled in) as plain TOML-ready data."""
+        def dump(model):
+            return model.model_dump(mode="json", exclude_none=True)
+
+        resolved = {name: dump(getattr(self, name)) for name in
+                    ("grid", "boundary", "physics", "initial_condition", "time", "output")}
+        if self.truth is not None:
+            resolved["truth"] = dump(self.truth)
+        resolved["closure"] = [dump(c) for c in self.closures]
+        resolved["observations"] = dump(self.observations)
+        if self.training is not None:
+            resolved["training"] = dump(self.training)
+        return resolved
+
+    def to_toml(self) -> str:
+        """The resolved, validated case as TOML; loading it gives an equal case."""
+        return tomli_w.dumps(self.to_dict())
+
+    def __reduce__(self):  # raw is a read-only mapping proxy, which cannot be pickled
+        state = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return _restore_case, ({**state, "raw": _thaw(self.raw)},)
+
+    def with_overrides(self, overrides: Sequence[str], *,
+                       analytic: Mapping[str, Callable] | None = None) -> "Case":
+        """A new case with ``--set`` overrides applied to this one, re-validated."""
+        overrides = _override_list(overrides)
+        raw = apply_overrides(_thaw(self.raw), overrides)
+        return _build(raw, self.path, self.overrides + overrides, analytic)
+
+
+def _restore_case(state: dict) -> Case:
+    return Case(**{**state, "raw": _freeze(state["raw"])})
+
+
+# --------------------------------------------------------------------------
+# reading and overrides
+
+
+def load_case(path: str | Path, overrides: Sequence[str] = (), *,
+              analytic: Mapping[str, Callable] | None = None) -> Case:
+    """Read, override and validate a case.
+
+    Args:
+      path: a case directory (holding ``case.toml``) or a path to a ``.toml`` file.
+      overrides: ``key.path=value`` strings (the CLI's ``--set``), applied in order.
+      analytic: registry of analytic solutions for ``truth.analytic``; default
+        ``oceanclosure.analytic.ANALYTIC`` (names are not checked if unavailable).
+
+    Raises:
+      CaseError: with every problem found, one per line.
+    """
+    overrides = _override_list(overrides)
+    toml_path = _case_file(Path(path))
+    raw = apply_overrides(_read_toml(toml_path), overrides)
+    return _build(raw, toml_path, overrides, analytic)
+
+
+
+
+def _case_file(path: Path) -> Path:
+    if path.is_dir():
+        if not (path / CASE_FILE).is_file():
+            raise CaseError(f"no {CASE_FILE} in case directory {path}: create "
+                            f"{path / CASE_FILE}, or pass the path of a .toml file")
+        return path / CASE_FILE
+    if path.is_file():
+        if path.suffix != ".toml":
+            raise CaseError(f"case file {path} is not a .toml file: pass a case directory "
+                            f"or a path to a .toml file")
+        return path
+    raise CaseError(f"case not found: {path} does not exist (expected a case directory "
+                    f"containing {CASE_FILE}, or a path to a .toml file)")
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as stream:
+            return tomllib.load(stream)
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError(f"malformed TOML in {path}: {exc}; fix the syntax there "
+                        "(TOML reference: https://toml.io)") from None
+    except UnicodeDecodeError as exc:
+        raise CaseError(f"case file {path} is not valid UTF-8 text ({exc.reason} at byte "
+                        f"{exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise CaseError(f"cannot read case file {path}: {exc.strerror}") from None
+
+
+
+# --------------------------------------------------------------------------
+# validation of the whole case
+
+
+def _build(raw: dict, toml_path: Path, overrides: tuple[str, ...],
+           analytic: Mapping[str, Callable] | None) -> Case:
+    directory = toml_path.parent.resolve()
+    sections, problems = _validate(raw, directory, _analytic_registry(analytic))
+    if problems:
+        raise CaseError(_report(toml_path, overrides, problems))
+    sections["closures"] = sections.pop("closure")
+    return Case(directory=directory, path=toml_path.resolve(), raw=_freeze(raw),
+                overrides=overrides, **sections)
+
+
+def _validate(raw: dict, directory: Path, registry: Mapping | None,
+              nested: bool = False) -> tuple[dict, list[_Problem]]:
+    """Every section validated (defaults for absent ones) and all problems found."""
+    truth = raw.get("truth")
+    ctx = _Context(directory=directory, analytic=registry, has_truth="truth" in raw,
+                   analytic_truth=isinstance(truth, dict) and "analytic" in truth,
+                   parse=_expression_parser())
+    problems = [_Problem((key,), f"unknown section (allowed: {', '.join(_SECTIONS)})")
+                for key in raw if key not in _SECTIONS]
+    sections = {}
+    for name, spec in _SECTIONS.items():
+        if name not in raw:
+            sections[name] = spec.default
+            if spec.required:
+                problems.append(_Problem((name,), f"missing required section [{name}]"))
+            continue
+        sections[name], found = _validate_section(name, raw[name], ctx)
+        problems += found
+        if name == "grid":
+            shape = sections[name].shape if sections[name] is not None else None
+            ndim = _ndim(sections[name], raw[name])
+            ctx = dataclasses.replace(ctx, ndim=ndim, dims=_dims(sections[name], raw[name], ndim), shape=shape)
+    problems += _cross_problems(sections, ctx)
+    if not nested and sections.get("training") is not None:
+        known = {_format(p) for p in problems}  # a base problem is not repeated per configuration
+        problems += [p for p in _configuration_problems(raw, sections["training"], directory,
+                                                        registry)
+                     if _format(p._replace(loc=p.loc[3:])) not in known]
+    if not problems and sections["training"] is not None:
+        time, training = sections["time"], sections["training"]
+        if training.train_times is None:
+            sections["training"] = training.model_copy(
+                update={"train_times": (time.start, time.stop)})
+    return sections, problems
+
+
+def _cross_problems(sections: dict, ctx: _Context) -> list[_Problem]:
+    """Checks between valid sections: variables, boundary names, the fine truth's physics and IC."""
+    problems = []
+    truth, physics = sections.get("truth"), sections.get("physics")
+    if physics is not None:
+        variables, parameters = physics.variable_names, physics.parameter_names
+        if sections.get("boundary") is not None:
+            problems += check_boundary(sections["boundary"], variables, parameters, ctx)
+        if sections.get("initial_condition") is not None:
+            problems += check_initial_condition(sections["initial_condition"], variables)
+    if truth is not None and truth.fine is not None:
+        ic = sections.get("initial_condition")
+        if ic is not None and ic.file is not None:
+            problems.append(_Problem(("truth", "fine"), "cannot refine an initial condition "
+                                     "read from a file (it is on the case grid); use "
+                                     "initial_condition.expression, or an analytic or file "
+                                     "truth"))
+        if physics is not None and truth.fine.physics:
+            merged = merged_physics(physics.model_dump(mode="json"), truth.fine.physics)
+            _, found = _validate_section("physics", merged, ctx)
+            problems += [p._replace(loc=("truth", "fine") + p.loc) for p in found]
+    return problems
+
+
+def _configuration_problems(raw: dict, training: TrainingConfig, directory: Path,
+                            registry: Mapping | None) -> list[_Problem]:
+    """Each ``training.configurations[i]`` applied to the case must give a valid case."""
+    problems = []
+    base = {key: value for key, value in raw.items() if key != "training"}
+    for i, overrides in enumerate(training.configurations):
+        loc = ("training", "configurations", i)
+        fixed = [j for j, text in enumerate(overrides)
+                 if text.partition("=")[0].strip().split(".")[0] == "training"]
+        if fixed:
+            problems += [_Problem(loc + (j,), "a configuration cannot change [training]",
+                                  overrides[j]) for j in fixed]
+            continue
+        try:
+            changed = apply_overrides(base, overrides)
+        except CaseError as exc:
+            problems.append(_Problem(loc, str(exc)))
+            continue
+        _, found = _validate(changed, directory, registry, nested=True)
+        problems += [p._replace(loc=loc + p.loc) for p in found]
+    return problems
+
+
+def _dims(grid: GridConfig | None, raw_grid: Any, ndim: int | None) -> tuple[str, ...] | None:
+    """The grid's dimension names, from ``dims`` or the domain if the rest of [grid] is invalid."""
+    if grid is not None:
+        return grid.names if grid.names in ALLOWED_DIMS else None
+    given = raw_grid.get("dims") if isinstance(raw_grid, dict) else None
+    if isinstance(given, list) and tuple(given) in ALLOWED_DIMS:
+        return tuple(given)
+    return default_dims(ndim) if ndim is not None else None
+
+
+def _ndim(grid: GridConfig | None, raw_grid: Any) -> int | None:
+    """The grid's dimension, from its domain alone if the rest of [grid] is invalid."""
+    if grid is not None:
+        return grid.ndim
+    try:
+        domain = _domain(raw_grid.get("domain"))
+    except (AttributeError, _Problems):
+        return None
+    return 1 if _is_number(domain[0]) else 2
+
+

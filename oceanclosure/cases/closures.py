@@ -1,0 +1,183 @@
+"""``[[closure]]`` tables: one config per closure kind."""
+
+from __future__ import annotations
+
+from typing import (
+    Annotated,
+    Literal,
+    Optional,
+    Union,
+)
+
+from pydantic import (
+    Field,
+    Strict,
+)
+
+from ..closures.neural import ACTIVATIONS as _ACTIVATION_REGISTRY
+from ..stencils import feature_names
+from .base import (
+    Flag,
+    NonNegative,
+    Number,
+    Positive,
+    Text,
+    _Context,
+    _expression_problem,
+    _Model,
+    _Problem,
+)
+
+
+class NoClosureConfig(_Model):
+    """``kind = "none"``: the null closure (zero tendency)."""
+
+    kind: Literal["none"] = "none"
+
+
+Count = Annotated[int, Strict(), Field(ge=1)]
+ACTIVATIONS = tuple(_ACTIVATION_REGISTRY)
+
+
+def _term_problems(terms, variables, parameters, ctx: _Context) -> list[_Problem]:
+    """Each library term must be a valid expression over stencil features of the case's grid."""
+    vocabulary = feature_names(variables, ctx.ndim or 2, 4, parameters)
+    problems = []
+    for k, term in enumerate(terms):
+        problems += _expression_problem(term, vocabulary, f"closure term {term!r}", ctx, ("terms", k))
+    return problems
+
+
+def _file_problem(file: str | None, key: str, ctx: _Context) -> list[_Problem]:
+    if file is None or ctx.directory is None or (ctx.directory / file).is_file():
+        return []
+    return [_Problem((key,), f"file not found: {ctx.directory / file} (paths are relative to the "
+                     "case directory)", file)]
+
+
+class _LibraryTerms(_Model):
+    """Library fields shared by ``kind = "library"`` and the delay kinds."""
+
+    terms: Optional[tuple[Text, ...]] = None
+    coefficients: Optional[Union[tuple[Number, ...], tuple[tuple[Number, ...], ...]]] = None
+    trainable: Flag = False
+    variables: tuple[Text, ...] = ("u",)
+    outputs: Optional[tuple[Text, ...]] = None
+    parameters: tuple[Text, ...] = ()
+    constraints: dict[Text, dict[Text, Number]] = Field(default_factory=dict)
+    accuracy: Literal[2, 4, 6] = 2
+    parameters_file: Optional[Text] = None
+
+    def _library_problems(self, ctx: _Context, required: bool) -> list[_Problem]:
+        problems = _file_problem(self.parameters_file, "parameters_file", ctx)
+        if self.terms is None:
+            return problems + ([_Problem(("terms",), "missing required key")] if required else [])
+        if not self.terms:
+            return problems + [_Problem(("terms",), "give at least one term", list(self.terms))]
+        problems += _term_problems(self.terms, self.variables, self.parameters, ctx)
+        flat = self.coefficients and not isinstance(self.coefficients[0], tuple)
+        if flat and len(self.coefficients) != len(self.terms):
+            problems.append(_Problem(("coefficients",), f"needs one value per term ({len(self.terms)})",
+                                     list(self.coefficients)))
+        return problems
+
+
+class NetworkConfig(_Model):
+    """A pointwise MLP over stencil features (SCIENCE.md §3)."""
+
+    inputs: tuple[Text, ...]
+    hidden: tuple[Count, ...] = (10, 7, 5, 5, 3)
+    activation: Literal[ACTIVATIONS] = "swish"
+    output_scale: Optional[Text] = None
+    scales: dict[Text, Positive] = Field(default_factory=dict)
+    seed: Annotated[int, Strict()] = 0
+    flux_form: Flag = False
+    zero_last_layer: Flag = False
+    variables: tuple[Text, ...] = ("u",)
+    parameters: tuple[Text, ...] = ()
+    accuracy: Literal[2, 4, 6] = 2
+    parameters_file: Optional[Text] = None
+
+    def _problems(self, ctx):
+        return _file_problem(self.parameters_file, "parameters_file", ctx)
+
+
+class LibraryClosureConfig(_LibraryTerms):
+    """``kind = "library"``: Σ c_k T_k over named candidate terms."""
+
+    kind: Literal["library"]
+
+    def _problems(self, ctx):
+        return self._library_problems(ctx, required=True)
+
+
+class NeuralClosureConfig(NetworkConfig):
+    """``kind = "neural"``: a pointwise (or flux-form) network closure."""
+
+    kind: Literal["neural"]
+
+
+class _DelayConfig(_LibraryTerms):
+    """Delay kinds: the delayed term is a library (terms = ...) or a network (network = {...})."""
+
+    network: Optional[NetworkConfig] = None
+    buffer_dt: Optional[Positive] = None
+    history: Text = "constant"
+
+    def _problems(self, ctx):
+        problems = self._library_problems(ctx, required=self.network is None)
+        if self.network is not None and self.terms is not None:
+            problems.append(_Problem(("network",), "give either terms or network, not both"))
+        if self.history != "constant":
+            problems += _file_problem(self.history, "history", ctx)
+        return problems
+
+
+class DiscreteDelayClosureConfig(_DelayConfig):
+    """``kind = "discrete_delay"``: the term evaluated on u(t - delay)."""
+
+    kind: Literal["discrete_delay"]
+    delay: NonNegative
+
+
+class DistributedDelayClosureConfig(_DelayConfig):
+    """``kind = "distributed_delay"``: ∫_{t-tau1}^{t-tau2} D(u(s)) ds."""
+
+    kind: Literal["distributed_delay"]
+    tau1: NonNegative
+    tau2: NonNegative = 0.0
+
+    def _problems(self, ctx):
+        problems = super()._problems(ctx)
+        if self.tau1 < self.tau2:
+            problems.append(_Problem(("tau1",), f"must be >= tau2 ({self.tau2:g})", self.tau1))
+        return problems
+
+
+class SmagorinskyClosureConfig(_Model):
+    """``kind = "smagorinsky"``: d/dx((Cs dx)^2 |u_x| u_x)."""
+
+    kind: Literal["smagorinsky"]
+    cs: NonNegative = 1.0
+
+
+class EddyDiffusivityClosureConfig(_Model):
+    """``kind = "eddy_diffusivity"``: kappa u_xx, a constant eddy diffusivity."""
+
+    kind: Literal["eddy_diffusivity"]
+    kappa: NonNegative
+
+
+class UpwindCorrectionClosureConfig(_Model):
+    """``kind = "upwind_correction"``: -(dx/2)|u| u_xx (or its conservative flux form)."""
+
+    kind: Literal["upwind_correction"]
+    form: Literal["pointwise", "flux"] = "pointwise"
+
+
+CLOSURE_KINDS = (
+    NoClosureConfig, LibraryClosureConfig, NeuralClosureConfig, DiscreteDelayClosureConfig,
+    DistributedDelayClosureConfig, SmagorinskyClosureConfig, EddyDiffusivityClosureConfig,
+    UpwindCorrectionClosureConfig,
+)
+ClosureConfig = Annotated[Union[CLOSURE_KINDS], Field(discriminator="kind")]

@@ -1,0 +1,159 @@
+"""``[initial_condition]``: the initial fields."""
+
+from __future__ import annotations
+
+from typing import (
+    Any,
+    Optional,
+)
+
+from pydantic import (
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from .base import (
+    IC_SOURCES,
+    Flag,
+    Text,
+    _Context,
+    _expression_problem,
+    _is_number,
+    _Model,
+    _Problem,
+    _Problems,
+)
+
+# --------------------------------------------------------------------------
+# [initial_condition], [truth]
+
+
+IC_KEYS = ("expression", "file", "variable", "truth")
+
+
+class FieldInitialCondition(_Model):
+    """The initial state of one field: exactly one of ``expression``, ``file``, ``truth = true``."""
+
+    expression: Optional[Text] = None
+    file: Optional[Text] = None
+    variable: Optional[Text] = None
+    truth: Optional[Flag] = None
+
+    @property
+    def source(self) -> str:
+        """Which source is used: "expression", "file" or "truth"."""
+        return next(name for name in IC_SOURCES if getattr(self, name) not in (None, False))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if _is_number(data.get("expression")):  # a constant is an expression too
+                data = {**data, "expression": repr(data["expression"])}
+            if "file" in data and "variable" not in data:
+                data = {**data, "variable": "u"}
+        return data
+
+    @field_validator("expression")
+    @classmethod
+    def _parse(cls, text: str | None, info: ValidationInfo) -> str | None:
+        ctx = _Context.of(info)
+        if text is not None:
+            problems = _expression_problem(text, ctx.spatial(), "initial_condition.expression",
+                                           ctx)
+            if problems:
+                raise _Problems(problems)
+        return text
+
+    @field_validator("file")
+    @classmethod
+    def _exists(cls, file: str | None, info: ValidationInfo) -> str | None:
+        directory = _Context.of(info).directory
+        if file is not None and directory is not None and not (directory / file).is_file():
+            raise _Problems([_Problem((), f"file not found: {directory / file} (paths are "
+                                      "relative to the case directory)", file)])
+        return file
+
+    @field_validator("truth")
+    @classmethod
+    def _needs_truth(cls, truth: bool | None, info: ValidationInfo) -> bool | None:
+        ctx = _Context.of(info)
+        if truth and ctx.has_truth is False:
+            raise _Problems([_Problem((), "requires a [truth] section (with analytic = ...)",
+                                      truth)])
+        if truth and ctx.analytic_truth is False:
+            raise _Problems([_Problem((), "requires an analytic truth ([truth] analytic = "
+                                      "...): a fine or file truth cannot give the initial "
+                                      "state; use initial_condition.expression or file",
+                                      truth)])
+        return truth
+
+    def _problems(self, ctx):
+        sources = [n for n in IC_SOURCES if getattr(self, n) not in (None, False)]
+        problems = []
+        if len(sources) != 1:
+            got = ", ".join(sources) if sources else "none"
+            problems.append(_Problem((), "give exactly one source: expression, file, or "
+                                     f"truth = true (got {got})"))
+        if self.variable is not None and self.file is None:
+            problems.append(_Problem(("variable",), "only allowed together with file",
+                                     self.variable))
+        return problems
+
+
+class InitialConditionConfig(FieldInitialCondition):
+    """``[initial_condition]``: one field's source, or ``[initial_condition.<name>]`` per field.
+
+    A single-field model takes the flat form (``expression = "sin(x)"``); a
+    multi-field model names every field: ``[initial_condition.A] expression = "1"``.
+    """
+
+    fields: dict[Text, FieldInitialCondition] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _per_field(cls, data: Any) -> Any:
+        """Keys that are not a source key are per-field tables."""
+        if isinstance(data, dict) and "fields" not in data:
+            named = {k: v for k, v in data.items() if k not in IC_KEYS}
+            named = {k: ({**v, "variable": k} if isinstance(v, dict) and "file" in v and "variable" not in v else v)
+                     for k, v in named.items()}  # a field's file variable defaults to the field's name
+            if named:
+                data = {**{k: v for k, v in data.items() if k not in named}, "fields": named}
+        return data
+
+    @property
+    def source(self) -> str:
+        return "fields" if self.fields else super().source
+
+    def for_field(self, name: str) -> FieldInitialCondition:
+        """The source of field ``name`` (the flat table for a single-field model)."""
+        return self.fields[name] if self.fields else self
+
+    def model_dump(self, **kwargs):
+        out = super().model_dump(**kwargs)
+        out.update(out.pop("fields", {}) or {})
+        return out
+
+    def _problems(self, ctx):
+        if not self.fields:
+            return super()._problems(ctx)
+        flat = [k for k in IC_KEYS if getattr(self, k) not in (None, False)]
+        return [_Problem((k,), "cannot be combined with per-field tables ([initial_condition.<name>]); "
+                         "give each field its own source") for k in flat]
+
+
+def check_initial_condition(ic: InitialConditionConfig, variables: tuple[str, ...]) -> list[_Problem]:
+    """The fields named match the model's variables (cross-section check)."""
+    if not ic.fields:
+        if len(variables) > 1:
+            return [_Problem(("initial_condition",), "this model has the fields "
+                             f"{', '.join(variables)}: give each one a table [initial_condition.<name>]")]
+        return []
+    unknown = [_Problem(("initial_condition", k), f"not a field of the model (fields: {', '.join(variables)})")
+               for k in ic.fields if k not in variables]
+    missing = [_Problem(("initial_condition", k), "missing: every field needs an initial condition")
+               for k in variables if k not in ic.fields]
+    return unknown + missing

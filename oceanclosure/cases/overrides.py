@@ -1,0 +1,90 @@
+"""``--set key.path=value`` overrides applied to the raw TOML."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from typing import (
+    Any,
+    Sequence,
+)
+
+from .base import IC_SOURCES, TIME_STEP_CHOICES, CaseError, _dotted, _show
+
+
+def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
+    """``"a.b=value"`` -> (("a", "b"), value), value parsed as TOML where it parses."""
+    key, sep, value = text.partition("=")
+    parts = tuple(part.strip() for part in key.split("."))
+    if not sep:
+        raise CaseError(f"malformed override {text!r}: expected key.path=value, "
+                        "e.g. physics.nu=0.02")
+    if not all(parts):
+        raise CaseError(f"malformed override {text!r}: empty key or key part before '='; "
+                        "expected key.path=value, e.g. physics.nu=0.02")
+    try:
+        parsed = tomllib.loads("v = " + value)
+    except tomllib.TOMLDecodeError:
+        return parts, value.strip()
+    return parts, parsed["v"] if parsed.keys() == {"v"} else value.strip()
+
+
+def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
+    """A copy of ``raw`` with each ``key.path=value`` override set (tables created).
+
+    Keys that exclude each other replace each other: setting one initial-condition
+    source (expression, file, truth) removes the others (and ``variable`` with
+    ``file``), and setting ``time.dt`` removes ``time.cfl`` and vice versa.
+    """
+    raw = copy.deepcopy(raw)
+    for text in _override_list(overrides):
+        parts, value = parse_override(text)
+        node = raw
+        for depth in range(len(parts) - 1):
+            node = _child(node, parts, depth, text)
+        if parts[:-1] == ("initial_condition",) and parts[-1] in IC_SOURCES:
+            dropped = [s for s in IC_SOURCES if s != parts[-1]]
+            for key in dropped + (["variable"] if "file" in dropped else []):
+                node.pop(key, None)
+        if parts[:-1] == ("time",) and parts[-1] in TIME_STEP_CHOICES:
+            node.pop(next(k for k in TIME_STEP_CHOICES if k != parts[-1]), None)
+        _assign(node, parts, value, text)
+    return raw
+
+
+def _index(node: list, parts: tuple, depth: int, text: str) -> int:
+    part = parts[depth]
+    if not part.isdigit() or int(part) > len(node):
+        raise CaseError(f"override {text!r}: {_dotted(parts[:depth]) or 'value'} is an "
+                        f"array of {len(node)}; use an index 0..{len(node)}, not {part!r}")
+    return int(part)
+
+
+def _child(node: Any, parts: tuple, depth: int, text: str) -> Any:
+    part = parts[depth]
+    if isinstance(node, list):
+        index = _index(node, parts, depth, text)
+        if index == len(node):
+            node.append({})
+        child = node[index]
+    else:
+        child = node.setdefault(part, [] if parts[depth + 1].isdigit() else {})  # closure.0.kind -> a list
+    if not isinstance(child, (dict, list)):
+        raise CaseError(f"override {text!r}: {'.'.join(parts[:depth + 1])} is "
+                        f"{_show(child)}, not a table, so it has no key {parts[depth + 1]!r}")
+    return child
+
+
+def _assign(node: Any, parts: tuple, value: Any, text: str) -> None:
+    if isinstance(node, list):
+        index = _index(node, parts, len(parts) - 1, text)
+        node[index:index + 1] = [value]
+    else:
+        node[parts[-1]] = value
+
+
+def _override_list(overrides: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(overrides, str):
+        raise TypeError(f"overrides must be a sequence of 'key=value' strings, not a str "
+                        f"(got {overrides!r}); wrap it in a list")
+    return tuple(overrides)
