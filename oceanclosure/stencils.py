@@ -36,7 +36,9 @@ class FeatureError(ValueError, KeyError):
     __str__ = ValueError.__str__
 
 
-_DERIVATIVE = re.compile(r"^([A-Za-z][A-Za-z0-9]*)_([xy]+)$")
+_DERIVATIVE = re.compile(r"^([A-Za-z][A-Za-z0-9]*)_([xyz]+)$")
+#: The coordinate letters a derivative feature may use (``u_xx``, ``N_z``).
+LETTERS = ("x", "y", "z")
 
 
 @lru_cache(maxsize=None)
@@ -118,24 +120,39 @@ def feature_half_width(name: str, accuracy: int = 2) -> int:
 
 
 def parse_feature(name: str) -> tuple[str, tuple[int, ...]] | None:
-    """``"u_xx"`` → ("u", (2, 0)); ``"u"`` → None (not a derivative)."""
+    """``"u_xx"`` → ("u", (2, 0, 0)), orders along `LETTERS`; ``"u"`` → None (not a derivative)."""
     match = _DERIVATIVE.match(name)
     if not match:
         return None
     var, letters = match.groups()
-    return var, tuple(letters.count(d) for d in DIMENSION_NAMES)
+    return var, tuple(letters.count(d) for d in LETTERS)
 
 
-def feature_names(variables: Iterable[str], ndim: int, max_order: int, parameters: Iterable[str] = ()) -> list[str]:
-    """Every feature name available: states, pure derivatives up to ``max_order``, steps, parameters."""
+def derivative_dims(orders: tuple[int, ...], grid: Grid) -> list[tuple[int, int]]:
+    """(grid dimension, order) pairs of a parsed feature's orders; an error for a letter the grid lacks."""
+    out = []
+    for letter, order in zip(LETTERS, orders):
+        if order:
+            if letter not in grid.dims:
+                raise FeatureError(f"a feature differentiates along {letter}, but the grid's dims are {list(grid.dims)}")
+            out.append((grid.dims.index(letter), order))
+    return out
+
+
+def feature_names(variables: Iterable[str], dims, max_order: int, parameters: Iterable[str] = ()) -> list[str]:
+    """Every feature name available: states, pure derivatives up to ``max_order``, steps, parameters.
+
+    ``dims`` names the grid's dimensions (an int n means the default ``x``/``x, y``).
+    """
+    dims = DIMENSION_NAMES[:dims] if isinstance(dims, int) else tuple(dims)
     names = []
     for var in variables:
         names.append(var)
-        for dim_name in DIMENSION_NAMES[:ndim]:
+        for dim_name in dims:
             names += [f"{var}_{dim_name * k}" for k in range(1, max_order + 1)]
-        if ndim == 2 and max_order >= 2:
-            names.append(f"{var}_xy")
-    names += [f"d{d}" for d in DIMENSION_NAMES[:ndim]]
+        if max_order >= 2:
+            names += [f"{var}_{a}{b}" for i, a in enumerate(dims) for b in dims[i + 1:]]
+    names += [f"d{d}" for d in dims]
     return names + [p for p in parameters if p not in names]
 
 
@@ -161,13 +178,15 @@ def _feature(name, fields, grid, physics, accuracy, like):
         return fields[name]
     parsed = parse_feature(name)
     if parsed is not None and parsed[0] in fields:
-        if any(parsed[1][grid.ndim :]):
-            raise FeatureError(f"feature {name!r} differentiates along y, but the grid is {grid.ndim}D")
         value = fields[parsed[0]]
-        for dim, order in enumerate(parsed[1][: grid.ndim]):
+        try:
+            pairs = derivative_dims(parsed[1], grid)
+        except FeatureError as err:
+            raise FeatureError(f"feature {name!r}: {err}") from None
+        for dim, order in pairs:
             value = derivative(value, grid, dim, order, accuracy)
         return value
-    steps = {f"d{d}": h for d, h in zip(DIMENSION_NAMES, grid.step)}
+    steps = {f"d{d}": h for d, h in zip(grid.dims, grid.step)}
     if name in steps:
         return jnp.full_like(like, steps[name])
     if name in physics and physics[name] is not None and np.ndim(physics[name]) == 0:

@@ -71,7 +71,7 @@ def test_2d_features_and_parameters():
     assert f["nu"].shape == u.shape and float(f["nu"][1, 1]) == 0.1
     with pytest.raises(FeatureError, match="unknown feature 'v_x'"):
         features({"u": u}, grid, ["v_x"], {})
-    with pytest.raises(FeatureError, match="grid is 1D"):
+    with pytest.raises(FeatureError, match="grid's dims are"):
         features({"u": u[0]}, Grid.uniform(64, [0.0, 1.0]), ["u_xy"], {})
     assert "u_xy" in feature_names(["u"], 2, 2) and "u_xy" not in feature_names(["u"], 1, 2)
 

@@ -41,7 +41,7 @@ ACTIVATIONS = tuple(_ACTIVATION_REGISTRY)
 
 def _term_problems(terms, variables, parameters, ctx: _Context) -> list[_Problem]:
     """Each library term must be a valid expression over stencil features of the case's grid."""
-    vocabulary = feature_names(variables, ctx.ndim or 2, 4, parameters)
+    vocabulary = feature_names(variables, ctx.spatial(), 4, parameters)
     problems = []
     for k, term in enumerate(terms):
         problems += _expression_problem(term, vocabulary, f"closure term {term!r}", ctx, ("terms", k))
@@ -154,6 +154,40 @@ class DistributedDelayClosureConfig(_DelayConfig):
         return problems
 
 
+class TransferClosureConfig(_LibraryTerms):
+    """``kind = "transfer"``: learned rates along ``edges`` between tracers, conserving Σ w q.
+
+    The rate of each edge is a library (``terms``, one row of ``coefficients``
+    per edge) or a network (``network = {...}``, one output per edge); its
+    outputs are named ``<source>_to_<sink>`` and may not be given.
+    """
+
+    kind: Literal["transfer"]
+    edges: tuple[tuple[Text, Text], ...]
+    weights: dict[Text, Number] = Field(default_factory=dict)
+    positive: Optional[Literal["softplus", "square", "none"]] = "softplus"
+    network: Optional[NetworkConfig] = None
+
+    @property
+    def positivity(self) -> str | None:
+        return None if self.positive in (None, "none") else self.positive
+
+    def _problems(self, ctx):
+        problems = self._library_problems(ctx, required=self.network is None)
+        if self.network is not None and self.terms is not None:
+            problems.append(_Problem(("network",), "give either terms or network, not both"))
+        if self.outputs is not None:
+            problems.append(_Problem(("outputs",), "not allowed: a transfer closure's outputs are its edges",
+                                     list(self.outputs)))
+        tracers = {t for e in self.edges for t in e}
+        variables = set(self.network.variables if self.network is not None else self.variables)
+        problems += [_Problem(("edges",), f"{t!r} is not one of the closure's variables {sorted(variables)}")
+                     for t in sorted(tracers - variables)]
+        if not self.edges:
+            problems.append(_Problem(("edges",), "give at least one edge, e.g. [[\"N\", \"P\"]]"))
+        return problems
+
+
 class SmagorinskyClosureConfig(_Model):
     """``kind = "smagorinsky"``: d/dx((Cs dx)^2 |u_x| u_x)."""
 
@@ -177,7 +211,7 @@ class UpwindCorrectionClosureConfig(_Model):
 
 CLOSURE_KINDS = (
     NoClosureConfig, LibraryClosureConfig, NeuralClosureConfig, DiscreteDelayClosureConfig,
-    DistributedDelayClosureConfig, SmagorinskyClosureConfig, EddyDiffusivityClosureConfig,
+    DistributedDelayClosureConfig, TransferClosureConfig, SmagorinskyClosureConfig, EddyDiffusivityClosureConfig,
     UpwindCorrectionClosureConfig,
 )
 ClosureConfig = Annotated[Union[CLOSURE_KINDS], Field(discriminator="kind")]

@@ -4,6 +4,7 @@
 * `library`: interpretable `LibraryClosure` (Σ c_k T_k over named terms);
 * `neural`: `NeuralClosure` (pointwise MLP or flux-form stencil network);
 * `delay`: `DiscreteDelayClosure`, `DistributedDelayClosure` (ring buffers);
+* `transfer`: `TransferClosure` (learned rates along edges between tracers, conserving a total);
 * `baselines`: Smagorinsky, eddy diffusivity, upwind truncation correction;
 * `factory`: build closures from ``[[closure]]`` tables; `checkpoint`: parameters.
 """
@@ -13,8 +14,10 @@ from .baselines import EddyDiffusivityClosure, SmagorinskyClosure, UpwindCorrect
 from .delay import DiscreteDelayClosure, DistributedDelayClosure
 from .library import LibraryClosure
 from .neural import NeuralClosure
+from .transfer import TransferClosure
 
 __all__ = [
     "Closure", "ClosureSum", "DiscreteDelayClosure", "DistributedDelayClosure", "EddyDiffusivityClosure",
-    "LibraryClosure", "NeuralClosure", "NoClosure", "SmagorinskyClosure", "UpwindCorrectionClosure", "as_closure",
+    "LibraryClosure", "NeuralClosure", "NoClosure", "SmagorinskyClosure", "TransferClosure",
+    "UpwindCorrectionClosure", "as_closure",
 ]

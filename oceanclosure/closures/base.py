@@ -40,6 +40,8 @@ A closure adds a tendency to a model's right-hand side:
   values, physics)`` builds the state at ``times[-1]`` from past snapshots (a
   delay closure fills its buffer from them). Training and the truth use these
   two, so no code outside a closure looks at its type.
+* ``conserves`` declares ``{variable: w}`` with Σ wᵢ Sᵢ = 0 for any parameters
+  (a transfer closure's weights, a constrained library's combination), or None.
 * Reading a closure back is part of it too: ``describe()`` names it,
   ``coefficient_table()`` and ``equations()`` give its interpretable terms (empty
   for closures that have none; sums and delay closures merge their members').
@@ -109,6 +111,14 @@ class Closure(nnx.Module):
         """The longest time back the closure reads (0 for Markovian closures)."""
         return 0.0
 
+    @property
+    def conserves(self) -> dict[str, float] | None:
+        """``{variable: w}`` with Σ w_i S_i = 0 for the closure's tendencies S, for any parameters.
+
+        None: the closure declares nothing (a source closure in general does not conserve).
+        """
+        return None
+
     def state_from_history(self, grid, times, values, physics=None):
         """The closure state at ``times[-1]`` from past snapshots ``values`` (leading axis: time)."""
         return self.init(grid, jax.tree_util.tree_map(lambda v: v[-1], values), times[-1], physics)
@@ -177,6 +187,14 @@ class ClosureSum(Closure):
     @property
     def memory_span(self) -> float:
         return max((c.memory_span for c in self.closures), default=0.0)
+
+    @property
+    def conserves(self) -> dict[str, float] | None:
+        """The members' combination when they all declare the same one (else None)."""
+        declared = [c.conserves for c in self.closures]
+        if not declared or any(d is None for d in declared) or any(d != declared[0] for d in declared):
+            return None
+        return dict(declared[0])
 
     def state_from_history(self, grid, times, values, physics=None):
         return tuple(c.state_from_history(grid, times, values, physics) for c in self.closures)

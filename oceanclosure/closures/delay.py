@@ -211,6 +211,10 @@ class _DelayClosure(Closure):
     def describe(self) -> str:
         return f"{type(self).__name__}({self.inner.describe()})"
 
+    @property
+    def conserves(self) -> dict[str, float] | None:
+        return self.inner.conserves  # the buffered D values are combined linearly
+
     def coefficient_table(self) -> dict[str, dict[str, float]]:
         return self.inner.coefficient_table()
 

@@ -18,21 +18,21 @@ from .checkpoint import load_parameters, sidecar_path
 from .library import LibraryClosure
 
 
-def _library(config) -> LibraryClosure:
+def _library(config, outputs=None) -> LibraryClosure:
     return LibraryClosure(
-        config.terms, config.coefficients, variables=config.variables, outputs=config.outputs,
+        config.terms, config.coefficients, variables=config.variables, outputs=outputs or config.outputs,
         parameters=config.parameters, constraints={k: dict(v) for k, v in config.constraints.items()},
         trainable=config.trainable, accuracy=config.accuracy,
     )
 
 
-def _network(config):
+def _network(config, outputs=None):
     from .neural import NeuralClosure
 
     closure = NeuralClosure(
         config.inputs, hidden=config.hidden, activation=config.activation, output_scale=config.output_scale,
         scales=dict(config.scales), seed=config.seed, flux_form=config.flux_form, variables=config.variables,
-        parameters=config.parameters, accuracy=config.accuracy,
+        parameters=config.parameters, accuracy=config.accuracy, outputs=outputs,
     )
     if config.zero_last_layer:
         closure.zero_last_layer()
@@ -124,6 +124,17 @@ def _distributed_delay(config, case):
                                    history=_history(config, case, config.tau1))
 
 
+def _transfer(config, case):
+    from .transfer import TransferClosure, edge_label
+
+    labels = [edge_label(e) for e in config.edges]
+    if config.network is not None:
+        rate = _with_parameters(_network(config.network, labels), config.network, case)
+    else:
+        rate = _library(config, labels)
+    return TransferClosure(rate, config.edges, weights=dict(config.weights), positive=config.positivity)
+
+
 def _smagorinsky(config, case):
     from .baselines import SmagorinskyClosure
 
@@ -148,6 +159,7 @@ BUILDERS: dict[str, Callable] = {
     "neural": lambda config, case: _network(config),
     "discrete_delay": _discrete_delay,
     "distributed_delay": _distributed_delay,
+    "transfer": _transfer,
     "smagorinsky": _smagorinsky,
     "eddy_diffusivity": _eddy,
     "upwind_correction": _upwind_correction,

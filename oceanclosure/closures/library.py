@@ -27,7 +27,7 @@ from flax import nnx
 
 from ..expressions import Expression, parse_expression, to_sympy
 from ..models.base import DISPERSION_RADIUS
-from ..stencils import feature_half_width, feature_names, features, parse_feature
+from ..stencils import LETTERS, feature_half_width, feature_names, features, parse_feature
 from .base import Closure, as_fields, like_state
 
 #: Highest derivative order a term may use.
@@ -60,7 +60,7 @@ class LibraryClosure(Closure):
         self.parameters = tuple(parameters)
         self.constraints = _check_constraints(constraints or {}, self.outputs)
         self.free_outputs = tuple(o for o in self.outputs if o not in self.constraints)
-        vocabulary = feature_names(self.variables, 2, MAX_DERIVATIVE, self.parameters)
+        vocabulary = feature_names(self.variables, LETTERS, MAX_DERIVATIVE, self.parameters)
         self.terms = tuple(str(t) for t in terms)
         self._expressions = tuple(parse_expression(t, vocabulary, what=f"closure term '{t}'") for t in self.terms)
         self.feature_names = tuple(sorted({v for e in self._expressions for v in e.variables}))
@@ -92,6 +92,14 @@ class LibraryClosure(Closure):
         fields = as_fields(u, self.variables)
         tendencies = self.tendencies(fields, grid, physics)
         return like_state(u, tendencies, self.variables), state
+
+    @property
+    def conserves(self) -> dict[str, float] | None:
+        """One constraint S_n = Σ c_k S_k gives S_n − Σ c_k S_k = 0: ``{n: 1, k: −c_k}``."""
+        if len(self.constraints) != 1:
+            return None
+        (name, combination), = self.constraints.items()
+        return {name: 1.0, **{k: -w for k, w in combination.items()}}
 
     # --- reading it back ----------------------------------------------------
 
@@ -129,13 +137,16 @@ class LibraryClosure(Closure):
         """
         rates = {"advective": 0.0, "diffusive": 0.0, "dispersive": 0.0, "reactive": 0.0}
         values = np.asarray(self.coefficients[...], dtype=float)
-        known = {f"d{d}": h for d, h in zip("xy", grid.step)}
+        known = {f"d{d}": h for d, h in zip(grid.dims, grid.step)}
         known.update({k: float(v) for k, v in (physics or {}).items() if v is not None and np.ndim(v) == 0})
         for k, expression in enumerate(self._expressions):
             found = _linear_term(expression, known, self.variables)
             if found is None or not values.size:
                 continue
-            factor, dim, order = found
+            factor, letter, order = found
+            if order and LETTERS[letter] not in grid.dims:
+                continue  # a derivative along a dimension this grid lacks: features() refuses it
+            dim = grid.dims.index(LETTERS[letter]) if order else 0
             c = float(np.max(np.abs(values[:, k]))) * abs(factor)
             key, rate = _RATES[order]
             rates[key] += rate(c, grid.step[dim])

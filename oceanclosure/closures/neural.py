@@ -35,7 +35,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from ..fluxes import divergence
-from ..stencils import feature_half_width, feature_names, features
+from ..stencils import LETTERS, feature_half_width, feature_names, features
 from .base import Closure, as_fields, like_state
 from .library import MAX_DERIVATIVE
 
@@ -64,7 +64,9 @@ class NeuralClosure(Closure):
       scales: ``{input: σ}``; the network sees ``feature / σ`` (σ = 1 if omitted).
       rngs, seed: initialisation randomness (``rngs`` wins; else ``nnx.Rngs(seed)``).
       flux_form: output face fluxes whose divergence is the tendency (1D only).
-      variables: state variable names; one network output per variable.
+      variables: state variable names (the features read them).
+      outputs: names of the network's outputs (default: one per variable, as a
+        tendency of that variable; a transfer closure names its edges here).
       parameters: physical parameter names the inputs may use (``nu``, …).
       accuracy: finite-difference accuracy of the derivative features.
       init_last_layer: ``"default"`` or ``"zeros"`` (the closure then adds exactly 0).
@@ -75,8 +77,15 @@ class NeuralClosure(Closure):
                  activation: str = "swish", output_scale: str | None = None,
                  scales: Mapping[str, float] | None = None, rngs: nnx.Rngs | None = None, seed: int = 0,
                  flux_form: bool = False, variables: Sequence[str] = ("u",), parameters: Sequence[str] = (),
-                 accuracy: int = 2, init_last_layer: str = "default", param_dtype=None):
+                 accuracy: int = 2, init_last_layer: str = "default", param_dtype=None,
+                 outputs: Sequence[str] | None = None):
         self.variables = tuple(variables)
+        self.outputs = tuple(outputs) if outputs is not None else self.variables
+        if not self.outputs or len(set(self.outputs)) != len(self.outputs):
+            raise ValueError(f"NeuralClosure: outputs must be distinct and at least one, got {list(self.outputs)}")
+        if (flux_form or output_scale == ABS_STATE) and self.outputs != self.variables:
+            raise ValueError("NeuralClosure: flux_form and output_scale='abs_u' need one output per variable "
+                             f"(outputs {list(self.outputs)}, variables {list(self.variables)})")
         self.parameters = tuple(parameters)
         self.inputs = _check_inputs(inputs, self.variables, self.parameters)
         self.scales = _check_scales(scales or {}, self.inputs)
@@ -87,7 +96,7 @@ class NeuralClosure(Closure):
         self.hidden = _check_hidden(hidden)
         rngs = rngs if rngs is not None else nnx.Rngs(seed)
         dtype = param_dtype or jnp.asarray(0.0).dtype
-        self.layers = _build_layers(self.n_inputs, self.hidden, len(self.variables), rngs, dtype)
+        self.layers = _build_layers(self.n_inputs, self.hidden, len(self.outputs), rngs, dtype)
         self.stencil_width = self._stencil_width()
         if _check_choice("init_last_layer", init_last_layer, ("default", "zeros")) == "zeros":
             self.zero_last_layer()
@@ -158,13 +167,13 @@ class NeuralClosure(Closure):
             out = self._flux_tendency(q, s, grid)
             return {v: out[..., k] for k, v in enumerate(self.variables)}
         shape = jnp.shape(fields[self.variables[0]])
-        out = self.network_columns(self.input_columns(fields, grid, physics))  # (n_variables, N)
+        out = self.network_columns(self.input_columns(fields, grid, physics))  # (n_outputs, N)
         if self.output_scale == ABS_STATE:
             out = out * jnp.stack([jnp.reshape(jnp.abs(fields[v]), (-1,)) for v in self.variables])
         elif self.output_scale is not None:
             value = features(fields, grid, (self.output_scale,), physics, self.accuracy)[self.output_scale]
             out = out * jnp.reshape(value, (1, -1))
-        return {v: jnp.reshape(out[k], shape) for k, v in enumerate(self.variables)}
+        return {v: jnp.reshape(out[k], shape) for k, v in enumerate(self.outputs)}
 
     def __call__(self, u, state, grid, t, physics):
         fields = as_fields(u, self.variables)
@@ -221,7 +230,7 @@ def _build_layers(n_in: int, hidden: tuple[int, ...], n_out: int, rngs: nnx.Rngs
 
 
 def _vocabulary(variables, parameters) -> list[str]:
-    return feature_names(variables, 2, MAX_DERIVATIVE, parameters)
+    return feature_names(variables, LETTERS, MAX_DERIVATIVE, parameters)
 
 
 def _check_inputs(inputs, variables, parameters) -> tuple[str, ...]:
