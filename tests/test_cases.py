@@ -320,7 +320,7 @@ BAD = {
     "unknown closure kind": (
         _set("closure", [{"kind": "neurall"}]),
         "closure[0].kind: unknown kind (allowed: discrete_delay, distributed_delay, eddy_diffusivity, "
-        "library, neural, none, smagorinsky, upwind_correction) (got 'neurall')"),
+        "library, neural, none, smagorinsky, transfer, upwind_correction) (got 'neurall')"),
     "plot not a bool": (_set("output.plot", "yes"), "output.plot: expected true or false"),
 }
 
@@ -517,3 +517,26 @@ def test_override_can_add_the_first_array_entry(tmp_path):
     assert [c.kind for c in case.closures] == ["smagorinsky"]
     case = load_case(tmp_path, ['closure.0.kind="eddy_diffusivity"', "closure.0.kappa=0.1"])
     assert case.closures[0].kappa == 0.1
+
+
+# --- format versions -------------------------------------------------------------
+
+
+def test_case_files_carry_their_format_version(tmp_path):
+    case = load_case(write_case(tmp_path, BASE_1D))
+    assert case.to_toml().startswith("format = 2")
+    again = load_case(write_case(tmp_path, {**BASE_1D, "format": 2}, "again"))
+    assert again.grid == case.grid and again.physics == case.physics
+    assert load_case(write_case(tmp_path, {**BASE_1D, "format": 1}, "one")).physics == case.physics
+
+
+@pytest.mark.parametrize("version, message", [
+    (3, "format: case format 3 is newer than this oceanclosure reads (1 to 2): upgrade oceanclosure"),
+    ("2", "format: expected an integer case format version"),
+    (0, "format: unknown case format version"),
+])
+def test_an_unknown_case_format_is_refused_with_what_to_change(tmp_path, version, message):
+    with pytest.raises(CaseError) as err:
+        load_case(write_case(tmp_path, {**BASE_1D, "format": version, "physics": {"model": "burgers", "nu": -1.0}}))
+    assert message in str(err.value)
+    assert "nu" not in str(err.value)  # only the version is reported: the rest may mean something else

@@ -160,3 +160,21 @@ def test_history_file_covering_exactly_the_delay_window(tmp_path):
 def test_a_1d_case_refuses_y_derivatives_at_load(shock):
     with pytest.raises(oceanclosure.CaseError, match=r"closure\[0\]\.terms\[0\].*unknown name 'u_y'"):
         _case(shock, 'closure=[{kind="library", terms=["u_y"], coefficients=[1.0]}]')
+
+
+def test_parameter_files_carry_a_format_version_and_newer_ones_are_refused(tmp_path):
+    closure = LibraryClosure(["u_xx"], [0.1])
+    path = save_parameters(closure, tmp_path / "p.npz")
+    with np.load(path) as data:
+        assert str(data["__format__"]) == "oceanclosure-closure-parameters/2"
+    assert float(load_parameters(LibraryClosure(["u_xx"]), path).coefficients[...][0, 0]) == pytest.approx(0.1)
+    # a version-1 file (no tag in the .npz, as the shipped closure's) still loads
+    np.savez(tmp_path / "old.npz", coefficients=np.array([[0.3]]))
+    assert float(load_parameters(LibraryClosure(["u_xx"]), tmp_path / "old.npz").coefficients[...][0, 0]) == pytest.approx(0.3)
+    np.savez(tmp_path / "new.npz", __format__=np.asarray("oceanclosure-closure-parameters/9"),
+             coefficients=np.array([[0.3]]))
+    with pytest.raises(CheckpointError, match="format 9, newer than this oceanclosure reads .1 to 2.: upgrade"):
+        load_parameters(LibraryClosure(["u_xx"]), tmp_path / "new.npz")
+    np.savez(tmp_path / "alien.npz", __format__=np.asarray("something-else/1"), coefficients=np.array([[0.3]]))
+    with pytest.raises(CheckpointError, match="unknown format"):
+        load_parameters(LibraryClosure(["u_xx"]), tmp_path / "alien.npz")

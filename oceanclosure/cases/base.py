@@ -36,6 +36,9 @@ from ..grid import SIDES as GRID_SIDES
 from ..timestepping import STEPPERS as _STEPPER_REGISTRY
 
 CASE_FILE = "case.toml"
+#: The case-file format this version writes (``format = 2`` at the top of case.toml); see cases.case.
+CASE_FORMAT = 2
+FORMAT_KEY = "format"
 SCHEMES = tuple(_SCHEME_REGISTRY)  # the names are the solver registries' keys
 STEPPERS = tuple(_STEPPER_REGISTRY)
 PRECISIONS = ("float32", "float64")

@@ -18,6 +18,8 @@ import tomli_w
 from ..grid import ALLOWED_DIMS, default_dims
 from .base import (
     CASE_FILE,
+    CASE_FORMAT,
+    FORMAT_KEY,
     CaseError,
     _analytic_registry,
     _Context,
@@ -101,8 +103,9 @@ class Case:
         def dump(model):
             return model.model_dump(mode="json", exclude_none=True)
 
-        resolved = {name: dump(getattr(self, name)) for name in
-                    ("grid", "boundary", "physics", "initial_condition", "time", "output")}
+        resolved = {FORMAT_KEY: CASE_FORMAT}
+        resolved.update({name: dump(getattr(self, name)) for name in
+                         ("grid", "boundary", "physics", "initial_condition", "time", "output")})
         if self.truth is not None:
             resolved["truth"] = dump(self.truth)
         resolved["closure"] = [dump(c) for c in self.closures]
@@ -208,8 +211,11 @@ def _validate(raw: dict, directory: Path, registry: Mapping | None,
     ctx = _Context(directory=directory, analytic=registry, has_truth="truth" in raw,
                    analytic_truth=isinstance(truth, dict) and "analytic" in truth,
                    parse=_expression_parser())
-    problems = [_Problem((key,), f"unknown section (allowed: {', '.join(_SECTIONS)})")
-                for key in raw if key not in _SECTIONS]
+    version_problems = _format_problems(raw.get(FORMAT_KEY, 1))
+    if version_problems:  # another format's sections may mean something else: say only this
+        return {}, version_problems
+    problems = [_Problem((key,), f"unknown section (allowed: {', '.join(_SECTIONS)}, or the key {FORMAT_KEY})")
+                for key in raw if key not in _SECTIONS and key != FORMAT_KEY]
     sections = {}
     for name, spec in _SECTIONS.items():
         if name not in raw:
@@ -282,6 +288,27 @@ def _configuration_problems(raw: dict, training: TrainingConfig, directory: Path
         _, found = _validate(changed, directory, registry, nested=True)
         problems += [p._replace(loc=loc + p.loc) for p in found]
     return problems
+
+
+def _format_problems(version: Any) -> list[_Problem]:
+    """A case file of an unknown format version is refused, saying what to change.
+
+    Format 1 is every file written before the key existed (a single field ``u``);
+    format 2 adds named fields, z columns, per-variable and time-dependent
+    boundaries and cell-averaged initial conditions. A format-1 file reads
+    unchanged as format 2, except that expression initial conditions and
+    analytic truths are now cell averages (``sampling = "point"`` restores point values).
+    """
+    if isinstance(version, bool) or not isinstance(version, int):
+        return [_Problem((FORMAT_KEY,), f"expected an integer case format version (this oceanclosure reads "
+                         f"1 to {CASE_FORMAT})", version)]
+    if version > CASE_FORMAT:
+        return [_Problem((FORMAT_KEY,), f"case format {version} is newer than this oceanclosure reads (1 to "
+                         f"{CASE_FORMAT}): upgrade oceanclosure, or rewrite the case in format {CASE_FORMAT}", version)]
+    if version < 1:
+        return [_Problem((FORMAT_KEY,), f"unknown case format version; use {CASE_FORMAT} (or omit the key for 1)",
+                         version)]
+    return []
 
 
 def _dims(grid: GridConfig | None, raw_grid: Any, ndim: int | None) -> tuple[str, ...] | None:

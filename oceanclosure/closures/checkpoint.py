@@ -23,6 +23,12 @@ from flax import nnx
 from ..io import CheckpointError, atomic_path, check_writable, provenance
 
 
+#: The parameter-file format this version writes; kept in the .npz (key `FORMAT_ENTRY`) and the sidecar.
+PARAMETERS_FORMAT = 2
+FORMAT_NAME = "oceanclosure-closure-parameters"
+FORMAT_ENTRY = "__format__"
+
+
 def _flat(closure) -> list[tuple[str, object]]:
     return [("/".join(map(str, path)), var) for path, var in nnx.to_flat_state(nnx.state(closure))]
 
@@ -51,7 +57,7 @@ def save_parameters(closure, path, spec: Sequence[Mapping] = (), overwrite: bool
     check_writable(sidecar_path(path), overwrite)  # refuse before writing either file
     arrays = parameter_arrays(closure)
     manifest = {
-        "format": "oceanclosure-closure-parameters/1",
+        "format": f"{FORMAT_NAME}/{PARAMETERS_FORMAT}",
         "spec": list(spec),
         "shapes": {k: list(v.shape) for k, v in arrays.items()},
         "sha256": _digest(arrays),
@@ -60,7 +66,7 @@ def save_parameters(closure, path, spec: Sequence[Mapping] = (), overwrite: bool
     }
     with atomic_path(path, overwrite) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **{FORMAT_ENTRY: np.asarray(f"{FORMAT_NAME}/{PARAMETERS_FORMAT}")}, **arrays)
     with atomic_path(sidecar_path(path), overwrite) as tmp:
         tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return path
@@ -72,9 +78,26 @@ def read_arrays(path) -> dict[str, np.ndarray]:
         raise CheckpointError(f"closure parameters {path} do not exist")
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+            arrays = {k: data[k] for k in data.files}
     except (OSError, ValueError) as err:
         raise CheckpointError(f"closure parameters {path} are unreadable or corrupt ({err})") from None
+    check_format(str(arrays.pop(FORMAT_ENTRY, f"{FORMAT_NAME}/1")), path)
+    return arrays
+
+
+def check_format(tag: str, path) -> int:
+    """The version of a parameter file's format tag; refuses one this version cannot read.
+
+    Version 1 files (written before the tag was stored in the .npz) read unchanged.
+    """
+    name, _, version = tag.partition("/")
+    if name != FORMAT_NAME or not version.isdigit():
+        raise CheckpointError(f"closure parameters {path} have an unknown format {tag!r}; they were not written "
+                              "by oceanclosure's save_parameters")
+    if int(version) > PARAMETERS_FORMAT:
+        raise CheckpointError(f"closure parameters {path} are format {version}, newer than this oceanclosure reads "
+                              f"(1 to {PARAMETERS_FORMAT}): upgrade oceanclosure, or retrain with this version")
+    return int(version)
 
 
 def load_parameters(closure, path):
@@ -110,5 +133,6 @@ def _verify_sidecar(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
         manifest = json.loads(side.read_text())
     except (OSError, ValueError) as err:
         raise CheckpointError(f"{side} is unreadable ({err})") from None
+    check_format(str(manifest.get("format", f"{FORMAT_NAME}/1")), side)
     if manifest.get("sha256") not in (None, _digest(arrays)):
         raise CheckpointError(f"closure parameters {path} do not match the checksum in {side}; the file is corrupt or was edited")
