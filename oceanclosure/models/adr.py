@@ -58,8 +58,11 @@ class AdvectionDiffusionReaction(FluxModel):
             raise ValueError(f"AdvectionDiffusionReaction: variables must be distinct and at least one, got {list(names)}")
         self.parameter_names = tuple(parameters or {})
         self.diffusivity = _per_variable(diffusivity, names, "diffusivity")
+        shared = len(set(self.diffusivity.values())) == 1 and len(self.diffusivity) == len(names)
+        self._diffusivity_keys = {name: "physics.diffusivity" if shared else f"physics.diffusivity.{name}"
+                                  for name in self.diffusivity}
         for name, kappa in self.diffusivity.items():
-            require_nonnegative(kappa, f"physics.diffusivity.{name}" if len(names) > 1 else "physics.diffusivity")
+            require_nonnegative(kappa, self._diffusivity_keys[name])
         self.velocity = _velocities(velocity or {}, names, grid.ndim)
         self.reactions = reactions
         if reactions is not None:
@@ -110,9 +113,8 @@ class AdvectionDiffusionReaction(FluxModel):
                                            for d, (w, h) in enumerate(zip(velocity, steps))))
         diffusive = 0.0
         for name, kappa in self.diffusivity.items():
-            what = f"physics.diffusivity.{name}" if len(self.variables) > 1 else "physics.diffusivity"
             for d in range(self.grid.ndim):
-                nonnegative(kappa, what, self._faces[d], times)
+                nonnegative(kappa, self._diffusivity_keys[name], self._faces[d], times)
             diffusive = max(diffusive, sum(2 * kappa.max_abs(self._faces[d], times) / h**2
                                            for d, h in enumerate(steps)))
         reactive = 0.0

@@ -72,12 +72,23 @@ class AdvectionDiffusion(FluxModel):
         advective = self.scheme.linear_flux(up, self.halo, velocity)
         return advective + diffusive_flux(up, self.halo, h, kappa)
 
+    def _check_diffusivity(self, physics, times):
+        """A diffusivity given as a function must be >= 0 at every face and sampled time."""
+        if physics["diffusivity"] is not None:
+            return
+        lowest = min(float(np.min(np.asarray(self._diffusivity_field(t, *self._faces[d]))))
+                     for t in times for d in range(self.grid.ndim))
+        if not lowest >= 0:
+            raise ValueError(f"physics.diffusivity must be nonnegative, but it reaches {lowest:g} on the grid's "
+                             "faces at the sampled times; a negative diffusivity is anti-diffusion and blows up")
+
     def _max_abs(self, constant, function, dim, times):
         if constant is not None:
             return abs(float(constant))
         return max(float(np.max(np.abs(np.asarray(function(t, *self._faces[dim]))))) for t in times)
 
     def rates(self, fields, physics, times):
+        self._check_diffusivity(physics, times)
         steps = self.grid.step
         speeds = [self._max_abs(physics["velocity"][d], self._velocity_fields[d], d, times) for d in range(len(steps))]
         kappas = [self._max_abs(physics["diffusivity"], self._diffusivity_field, d, times) for d in range(len(steps))]

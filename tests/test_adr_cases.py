@@ -1,0 +1,130 @@
+"""Multi-field case files: each bad input is one clear message naming the key and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+import oceanclosure
+from oceanclosure import CaseError
+
+CASE = """
+[grid]
+dims = ["z"]
+domain = [-100.0, 0.0]
+nz = 10
+
+[boundary]
+bottom = { kind = "flux" }
+top = { kind = "flux" }
+
+[physics]
+model = "advection_diffusion_reaction"
+variables = { A = { units = "mmol m-3" }, B = { units = "mmol m-3" } }
+diffusivity = 0.5
+reactions = { A = "-k*A", B = "k*A" }
+parameters = { k = 0.1 }
+
+[initial_condition.A]
+expression = "1 + cos(pi*z/100)"
+[initial_condition.B]
+expression = "0"
+
+[time]
+stop = 1.0
+output_interval = 0.5
+"""
+
+
+def _load(tmp_path, overrides=(), text=CASE):
+    (tmp_path / "case.toml").write_text(text)
+    return oceanclosure.load_case(tmp_path, list(overrides))
+
+
+def _message(tmp_path, overrides=(), text=CASE) -> str:
+    with pytest.raises(CaseError) as err:
+        _load(tmp_path, overrides, text)
+    return str(err.value)
+
+
+BAD = {
+    "unknown variable in an initial condition": (
+        ['initial_condition.C={expression="1"}'], "initial_condition.C: not a field of the model (fields: A, B)"),
+    "a field without an initial condition": (
+        ["initial_condition={A={expression=\"1\"}}"], "initial_condition.B: missing: every field needs"),
+    "flat initial condition for two fields": (
+        ['initial_condition={expression="1"}'], "this model has the fields A, B: give each one a table"),
+    "a reaction for an unknown variable": (
+        ['physics.reactions={A="-k*A", C="k*A"}'], "physics.reactions: physics.reactions: ['C'] are not variables"),
+    "a reaction naming an unknown variable": (
+        ['physics.reactions={A="-k*C"}'], "physics.reactions.A"),
+    "a reaction naming an unknown parameter": (
+        ['physics.reactions={A="-q*A"}'], "'q'"),
+    "a boundary for a variable that does not exist": (
+        ['boundary.C={top={kind="flux"}}'], "boundary.C: not a variable of the model and not a side (variables: A, B"),
+    "mismatched table lengths": (
+        ["physics.diffusivity={t=[0.0, 1.0, 2.0], values=[1.0, 2.0]}"], "physics.diffusivity"),
+    "a negative tabulated diffusivity": (
+        ["physics.diffusivity={t=[0.0, 1.0], values=[1.0, -2.0]}"], "must be nonnegative"),
+    "a negative constant diffusivity per tracer": (
+        ["physics.diffusivity={A=0.5, B=-1.0}"], "physics.diffusivity.B must be nonnegative"),
+    "a diffusivity for an unknown tracer": (
+        ["physics.diffusivity={A=0.5, C=1.0}"], "['C'] are not variables"),
+    "a boundary expression with an unknown name": (
+        ['boundary.top={kind="dirichlet", value="z*t"}'], "boundary.top.value"),
+    "a velocity for an unknown tracer": (
+        ["physics.velocity={C=-1.0}"], "physics.velocity: ['C'] are not variables"),
+    "a parameter that shadows a variable": (
+        ["physics.parameters={k=0.1, A=2.0}"], "physics.parameters.A: is also a variable or coordinate name"),
+    "a z grid given nx": (["grid.nx=10"], "grid.nx: not allowed: the grid's dims are ['z']"),
+    "an x side on a z column": (['boundary.left={kind="flux"}'], "boundary.left: not a side of a grid with dims ['z']"),
+    "an unknown reaction set": (['physics.reactions="npzzz"'], "unknown reaction set 'npzzz'"),
+}
+
+
+@pytest.mark.parametrize("overrides, message", BAD.values(), ids=BAD.keys())
+def test_bad_multi_field_input_is_one_clear_message(tmp_path, overrides, message):
+    text = _message(tmp_path, overrides)
+    assert message in text, text
+    assert "Traceback" not in text
+
+
+def test_the_boundary_expression_may_use_t_and_physics_parameters(tmp_path):
+    case = _load(tmp_path, ['boundary.A={top={kind="dirichlet", value="2*k*(1 + t)"}}'])
+    ds = oceanclosure.run(case)
+    assert ds.attrs["boundary"] == "A: bottom=flux, top=dirichlet; B: bottom=flux, top=flux"
+
+
+def test_a_negative_expression_diffusivity_is_refused_at_the_first_evaluation(tmp_path):
+    case = _load(tmp_path, ['physics.diffusivity="0.5 - 0.01*(z + 100)"'])  # < 0 above z = -50
+    with pytest.raises(ValueError, match="physics.diffusivity must be nonnegative"):
+        oceanclosure.run(case)
+
+
+def test_the_cli_names_a_negative_expression_diffusivity_without_a_traceback(tmp_path, capsys):
+    from oceanclosure import cli
+
+    (tmp_path / "case.toml").write_text(CASE)
+    code = cli.main(["run", str(tmp_path), "--no-plot", "--out", str(tmp_path / "o.nc"),
+                     "--set", 'physics.diffusivity="0.5 - 0.01*(z + 100)"'])
+    err = capsys.readouterr().err
+    assert code != 0 and "physics.diffusivity must be nonnegative" in err and "Traceback" not in err
+    assert not (tmp_path / "o.nc").exists()
+
+
+def test_the_old_advection_diffusion_model_refuses_a_negative_expression_diffusivity(tmp_path):
+    text = """
+[grid]
+domain = [0.0, 1.0]
+nx = 16
+[physics]
+model = "advection_diffusion"
+diffusivity = "-0.001*(1+x)"
+[initial_condition]
+expression = "sin(2*pi*x)"
+[time]
+stop = 0.1
+output_interval = 0.05
+"""
+    case = _load(tmp_path, text=text)
+    with pytest.raises(ValueError, match="physics.diffusivity must be nonnegative"):
+        oceanclosure.run(case)
