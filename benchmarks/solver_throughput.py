@@ -258,6 +258,94 @@ def bench_one(nx: int, args) -> dict:
     return row
 
 
+# --- a 6-field column with reactions ------------------------------------------------
+
+COLUMN_TRACERS = ("N", "P", "Z", "D", "DIC", "TA")
+COLUMN_PARAMETERS = {"mu": 1.0, "kn": 0.5, "g": 0.8, "kp": 0.3, "a": 0.3, "m": 0.05, "mz": 0.02, "r": 0.1,
+                     "c": 6.6}
+COLUMN_REACTIONS = {
+    "N": "-mu*N/(kn + N)*P + r*D",
+    "P": "mu*N/(kn + N)*P - g*P**2/(kp + P**2)*Z - m*P",
+    "Z": "a*g*P**2/(kp + P**2)*Z - mz*Z",
+    "D": "(1 - a)*g*P**2/(kp + P**2)*Z + m*P + mz*Z - r*D",
+    "DIC": "c*(-mu*N/(kn + N)*P + r*D)",
+    "TA": "mu*N/(kn + N)*P - r*D",
+}
+
+
+def column_reactions(q, p):
+    """The same reactions on a stacked (6, n) array, written by hand."""
+    n, ph, z, d = q[0], q[1], q[2], q[3]
+    uptake = p["mu"] * n / (p["kn"] + n) * ph
+    grazing = p["g"] * ph**2 / (p["kp"] + ph**2) * z
+    s_n = -uptake + p["r"] * d
+    return jnp.stack([s_n, uptake - grazing - p["m"] * ph, p["a"] * grazing - p["mz"] * z,
+                      (1 - p["a"]) * grazing + p["m"] * ph + p["mz"] * z - p["r"] * d, p["c"] * s_n,
+                      uptake - p["r"] * d])
+
+
+@partial(jax.jit, static_argnames=("steps",))
+def run_handwritten_column(q0, dt, steps: int, h: float, kappa: float, w: float, p):
+    """Upwind sinking of D (w < 0), central diffusion, no-flux walls, reactions; SSP-RK3."""
+    sinking = jnp.asarray([0, 0, 0, 1, 0, 0], q0.dtype)[:, None] * w
+
+    def tendency(q):
+        inner = -kappa * (q[:, 1:] - q[:, :-1]) / h + sinking * q[:, 1:]  # w < 0: the upwind cell is above
+        zero = jnp.zeros_like(q[:, :1])
+        flux = jnp.concatenate([zero, inner, zero], axis=1)
+        return -(flux[:, 1:] - flux[:, :-1]) / h + column_reactions(q, p)
+
+    def step(_, q):
+        k0 = tendency(q)
+        k1 = tendency(q + dt * k0)
+        k2 = tendency(q + dt * (0.25 * k0 + 0.25 * k1))
+        return q + dt * (k0 / 6 + k1 / 6 + 2 * k2 / 3)
+
+    return jax.lax.fori_loop(0, steps, step, q0)
+
+
+def bench_column(args, nz: int = 20) -> dict:
+    from oceanclosure.boundaries import Flux
+    from oceanclosure.models import AdvectionDiffusionReaction, Variable
+    from oceanclosure.models.reactions import ExpressionReactions
+
+    grid = Grid.uniform(nz, [-100.0, 0.0], dims=("z",))
+    bc = BoundaryConditions.from_sides(dims=("z",), bottom=Flux(), top=Flux())
+    kappa, w = 1.0, -1.0
+    reactions = ExpressionReactions(COLUMN_REACTIONS, COLUMN_TRACERS, ("z",), tuple(COLUMN_PARAMETERS))
+    model = AdvectionDiffusionReaction(grid, bc, "upwind", variables=[Variable(n) for n in COLUMN_TRACERS],
+                                       diffusivity=kappa, velocity={"D": (w,)}, reactions=reactions,
+                                       parameters=COLUMN_PARAMETERS)
+    (z,) = grid.mesh()
+    fields = {n: (1.0 + 0.5 * k + 0.2 * np.cos(np.pi * z / 100)).astype(DTYPE) for k, n in enumerate(COLUMN_TRACERS)}
+    sim = Simulation(model, stepper="ssprk3", cfl=0.5)
+    steps = args.column_steps
+    dt = sim.choose_dt(fields)
+    t_end = steps * dt
+    dt_eff = float(np.float32(t_end) / np.float32(steps))
+    state0 = sim.initial_state({k: jnp.asarray(v) for k, v in fields.items()})
+    q0 = jnp.stack([state0.fields[n] for n in COLUMN_TRACERS])
+    p32 = {k: jnp.float32(v) for k, v in COLUMN_PARAMETERS.items()}
+    results = {}
+
+    def ours():
+        results["ours"] = jax.block_until_ready(sim.advance(state0, t_end, steps).fields)
+
+    def hand():
+        results["jax"] = jax.block_until_ready(run_handwritten_column(q0, jnp.float32(dt_eff), steps, grid.step[0],
+                                                                      kappa, w, p32))
+
+    fns = {"ours": ours, "jax": hand}
+    for fn in fns.values():
+        fn()
+    best = interleaved_best(fns, {name: args.repeats for name in fns})
+    ours_q = np.stack([np.asarray(results["ours"][n]) for n in COLUMN_TRACERS])
+    return {"nz": nz, "fields": len(COLUMN_TRACERS), "steps": steps, "dt": dt_eff,
+            "ours_us_per_step": 1e6 * best["ours"] / steps, "jax_us_per_step": 1e6 * best["jax"] / steps,
+            "ratio_vs_jax": best["jax"] / best["ours"], "finite": bool(np.all(np.isfinite(ours_q))),
+            "maxdiff_ours_vs_jax": float(np.max(np.abs(ours_q - np.asarray(results["jax"]))))}
+
+
 # --- report ---------------------------------------------------------------------
 
 TABLE = [
@@ -328,6 +416,8 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-cfd", action="store_true", help="skip baseline (b)")
     parser.add_argument("--skip-numpy", action="store_true", help="skip baseline (c)")
     parser.add_argument("--json", metavar="FILE", help="also write the numbers to FILE")
+    parser.add_argument("--column-steps", type=int, default=20000,
+                        help="RK steps of the 6-field reacting column (default 20000; 0 skips it)")
     args = parser.parse_args(argv)
     nxs = args.nx or (DEVICE_NX if args.device_size else DEFAULT_NX)
     if args.budget is None:
@@ -364,7 +454,18 @@ def main(argv=None) -> int:
         "Mcell-upd/s: 1e6 cells advanced by one full RK step per second; best of --repeats, compile excluded"
     )
 
+    column = None
+    if args.column_steps:
+        column = bench_column(args)
+        print()
+        print(f"6-field column (N, P, Z, D, DIC, TA; nz = {column['nz']}; reactions, diffusion, sinking D, flux walls; "
+              f"ssprk3, float32, {column['steps']} steps): ours {column['ours_us_per_step']:.1f} µs/step, "
+              f"hand-written jax {column['jax_us_per_step']:.1f} µs/step, ours/(a) = {column['ratio_vs_jax']:.2f}, "
+              f"max|ours-(a)| = {column['maxdiff_ours_vs_jax']:.1e}")
+
     failures = []
+    if column is not None and not (column["finite"] and column["maxdiff_ours_vs_jax"] <= args.tol):
+        failures.append(f"column: max|ours - (a)| = {column['maxdiff_ours_vs_jax']:.3e} > {args.tol:g} or not finite")
     for r in rows:
         if not r["finite"]:
             failures.append(f"nx={r['nx']}: ours is not finite")
@@ -375,7 +476,7 @@ def main(argv=None) -> int:
 
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({**env, "args": vars(args), "rows": rows, "failures": failures}, f, indent=2)
+            json.dump({**env, "args": vars(args), "rows": rows, "column": column, "failures": failures}, f, indent=2)
         print(f"wrote {args.json}")
 
     if failures:

@@ -1,6 +1,6 @@
 """Training speed: wall time per optimizer step, peak memory, and time to a trained KdV closure.
 
-1. Burgers advecting shock (SCIENCE.md §3) with the paper's closure: the Markovian
+1. Burgers advecting shock (docs/reference_problems.md §3) with the paper's closure: the Markovian
    library {dx u_x², dx³ u_xx², dx² u_x u_xx, dx u u_xx} plus the distributed-delay
    network (τ = 0.075, inputs [u, u_x, u_xx, ν, dx], 10-7-5-5-3 swish, × |u|),
    rollout windows of 30 solver steps, batch 8, float32, at Nx = 50 and 200

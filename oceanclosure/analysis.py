@@ -1,6 +1,6 @@
 """Post-processing with xarray: open runs, coarse-grain, error metrics, Hovmöller plots.
 
-The headline metric is the one of the gnCM papers (SCIENCE.md §3): the time mean
+The headline metric is the one of the gnCM papers (docs/reference_problems.md §3): the time mean
 of the spatial RMS error,
 
     E = (1/T) Σ_t sqrt( (1/N) Σ_x (u(x, t) − u_ref(x, t))² ).
@@ -14,7 +14,6 @@ from typing import Sequence
 import numpy as np
 import xarray as xr
 
-from .grid import DIMENSION_NAMES
 from .io import grid_from_dataset, write_bytes_atomic
 
 
@@ -30,8 +29,17 @@ def open_run(path) -> xr.Dataset:
         raise ValueError(f"{path} is not a readable netCDF file ({err})") from None
 
 
+SPATIAL_NAMES = ("x", "y", "z")
+SUFFIXES = ("_truth", "_baseline")
+
+
 def spatial_dims(da: xr.DataArray) -> list[str]:
-    return [d for d in da.dims if d in DIMENSION_NAMES]
+    return [d for d in da.dims if d in SPATIAL_NAMES]
+
+
+def field_names(ds: xr.Dataset) -> list[str]:
+    """The model fields of a run file: variables over time that are not a ``_truth``/``_baseline`` copy."""
+    return [str(n) for n in ds.data_vars if "time" in ds[n].dims and not str(n).endswith(SUFFIXES)]
 
 
 def spatial_rms(u: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
@@ -92,33 +100,57 @@ def evaluate_on_run(ds: xr.Dataset, function, **params) -> xr.DataArray:
 
 def hovmoller_png(ds: xr.Dataset, path, variables: Sequence[str] | None = None, overwrite: bool = False,
                   title: str | None = None) -> Path:
-    """Space-time (x, t) panels of 1D variables, or final-time maps in 2D, to PNG."""
+    """Space-time panels of 1D fields (x against t, or t against z), or final-time maps in 2D, to PNG.
+
+    One row per field, holding the field and its ``_truth`` and ``_baseline`` when the
+    file has them, on one colour scale per row (fields have their own units).
+    ``variables`` picks the fields (default: every field of the run).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    variables = [v for v in (variables or ["u", "u_truth", "u_baseline"]) if v in ds]
-    fig, axes = plt.subplots(1, len(variables), figsize=(4.2 * len(variables), 3.6), squeeze=False, sharey=True)
-    shown = {v: ds[v].isel(time=-1) if "y" in ds[v].dims else ds[v] for v in variables}  # 2D: final maps
-    vmin = min(float(da.min()) for da in shown.values())
-    vmax = max(float(da.max()) for da in shown.values())
-    for ax, name in zip(axes[0], variables):
-        da = ds[name]
-        if "y" in da.dims:
-            image = da.isel(time=-1).plot.pcolormesh(ax=ax, x="x", y="y", vmin=vmin, vmax=vmax, add_colorbar=False)
-            ax.set_title(f"{name} at t = {float(ds.time[-1]):g}")
-        else:
-            image = da.plot.pcolormesh(ax=ax, x="x", y="time", vmin=vmin, vmax=vmax, add_colorbar=False)
-            ax.set_title(name)
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.9)
+    rows = [[v for v in (f, f + "_truth", f + "_baseline") if v in ds] for f in (variables or field_names(ds))]
+    rows = [r for r in rows if r]
+    if not rows:
+        raise ValueError(f"nothing to plot: no fields among {list(ds.data_vars)}")
+    width = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), width, figsize=(4.2 * width, 3.4 * len(rows)), squeeze=False,
+                             layout="constrained")
+    for axes_row, names in zip(axes, rows):
+        _plot_row(ds, fig, axes_row, names)
     if title:
         fig.suptitle(title, y=1.0)
 
     def write(tmp: Path):
-        fig.savefig(tmp, dpi=110, format="png")
+        fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
 
     try:
         return write_bytes_atomic(path, write, overwrite)
     finally:
         plt.close(fig)
+
+
+def _plot_row(ds: xr.Dataset, fig, axes_row, names: Sequence[str]) -> None:
+    """One field's panels on a shared colour scale; unused axes are hidden."""
+    shown = {v: ds[v].isel(time=-1) if "y" in ds[v].dims else ds[v] for v in names}  # 2D: final maps
+    vmin = min(float(da.min()) for da in shown.values())
+    vmax = max(float(da.max()) for da in shown.values())
+    for ax, name in zip(axes_row, names):
+        da = ds[name]
+        if "y" in da.dims:
+            image = da.isel(time=-1).plot.pcolormesh(ax=ax, x="x", y="y", vmin=vmin, vmax=vmax, add_colorbar=False)
+            ax.set_title(f"{name} at t = {float(ds.time[-1]):g}")
+        elif "z" in da.dims:
+            image = da.plot.pcolormesh(ax=ax, x="time", y="z", vmin=vmin, vmax=vmax, add_colorbar=False)
+            ax.set_title(name)
+        else:
+            image = da.plot.pcolormesh(ax=ax, x="x", y="time", vmin=vmin, vmax=vmax, add_colorbar=False)
+            ax.set_title(name)
+    for ax in axes_row[len(names):]:
+        ax.set_visible(False)
+    units = ds[names[0]].attrs.get("units")
+    bar = fig.colorbar(image, ax=list(axes_row[: len(names)]), shrink=0.9)
+    if units and units != "1":
+        bar.set_label(units)

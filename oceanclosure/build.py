@@ -6,16 +6,15 @@ Registries (`models.MODELS`, `fluxes.SCHEMES`, `timestepping.STEPPERS`,
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import jax
 import numpy as np
 
-from .analytic import get_analytic
 from .boundaries import BoundaryConditions, BoundaryValue, Dirichlet, FieldBoundaries, Flux, Neumann, Periodic
 from .cases import adr
 from .expressions import parse_expression
+from .fieldfile import FieldFileError, field_on_grid, open_netcdf, variable_of
 from .grid import DIMENSION_NAMES, Grid
 from .models import MODELS, AdvectionDiffusionReaction, Variable
 from .simulation import Simulation
@@ -33,9 +32,9 @@ def dtype_for(precision: str) -> np.dtype:
     return np.dtype("float32")
 
 
-def build_grid(case) -> Grid:
+def build_grid(case, bc: FieldBoundaries | None = None) -> Grid:
     """The case's grid, with walls (bounded dimensions) from its boundary conditions."""
-    bc = build_boundary(case)
+    bc = build_boundary(case) if bc is None else bc
     return Grid.uniform(case.grid.shape, case.grid.domain, dims=case.grid.names).with_bounded(
         not bc.is_periodic(d) for d in range(bc.ndim))
 
@@ -117,94 +116,78 @@ def _build_adr(case, grid: Grid, bc):
         reactions=adr.reactions(physics, dims), parameters=dict(physics.parameters))
 
 
-def analytic_truth(case):
-    """``truth(t) -> array`` on the case grid from its ``[truth] analytic`` solution, or None."""
-    if case.truth is None or not case.truth.analytic:
-        return None
-    function = get_analytic(case.truth.analytic)
-    accepted = inspect.signature(function).parameters
-    physics = {k: _scalar(v) for k, v in case.physics.params().items() if k in accepted}
-    params = {**physics, **dict(case.truth.parameters)}
-    unknown = [k for k in params if k not in accepted]
-    if unknown:
-        raise InputError(
-            f"truth.parameters: {unknown} are not parameters of analytic solution "
-            f"'{case.truth.analytic}' (it takes {[p for p in accepted if p not in ('x', 'y', 't')]})"
-        )
-    grid = build_grid(case)
-    coords = grid.mesh()
+def analytic_truth(case, sampling: str | None = None):
+    """``truth(t) -> array`` on the case grid from its ``[truth] analytic`` solution, or None.
 
-    def truth(t: float) -> np.ndarray:
-        return np.asarray(function(*coords, t, **params), dtype=np.float64)
+    A `truth.AnalyticTruth` (cell averages unless ``truth.sampling = "point"``).
+    """
+    from .truth import AnalyticTruth
 
-    return truth
+    return AnalyticTruth.from_case(case, sampling)
 
 
-def _scalar(value):
-    if isinstance(value, list) and len(value) == 1:
-        return value[0]
-    return value
+def initial_fields(case, grid: Grid, dtype, points: int | None = None) -> dict[str, np.ndarray]:
+    """The initial fields ``{name: array}``, evaluated in float64 and then cast to the run's dtype.
 
+    Expressions and ``truth = true`` are cell averages (``points`` Gauss–Legendre points
+    per dimension, default `quadrature.DEFAULT_POINTS`) unless ``sampling = "point"``.
+    """
+    from .quadrature import DEFAULT_POINTS
 
-def initial_fields(case, grid: Grid, dtype) -> dict[str, np.ndarray]:
-    """The initial fields ``{name: array}``, evaluated in float64 and then cast to the run's dtype."""
+    points = DEFAULT_POINTS if points is None else points
     variables = case.physics.variable_names
     ic = case.initial_condition
     what = "initial_condition" if len(variables) == 1 and not ic.fields else None
-    return {name: _initial_field(case, ic.for_field(name), grid, dtype, what or f"initial_condition.{name}")
+    return {name: _initial_field(case, ic.for_field(name), grid, dtype, what or f"initial_condition.{name}", points)
             for name in variables}
 
 
-def _initial_field(case, ic, grid: Grid, dtype, what: str) -> np.ndarray:
-    if ic.expression is not None:
-        names = grid.dims
-        expression = parse_expression(ic.expression, names, what=f"{what}.expression")
-        values = expression(**grid.coordinates())
-    elif ic.file is not None:
+def _initial_field(case, ic, grid: Grid, dtype, what: str, points: int) -> np.ndarray:
+    """One field: an expression or the analytic truth at t = start, sampled as ``ic.sampling``
+    says (cell averages by default, `quadrature.sample`), or a file's values."""
+    if ic.file is not None:
         values = _ic_from_file(case.resolve_path(ic.file), ic.variable, grid, what)
     else:
-        truth = analytic_truth(case)
-        if truth is None:
-            raise InputError(f"{what}.truth = true needs a [truth] section with an analytic solution")
-        values = truth(case.time.start)
+        values = _sampled_initial_field(case, ic, grid, what, points)
     values = np.broadcast_to(np.asarray(values, dtype=np.float64), grid.array_shape)
     if not np.all(np.isfinite(values)):
         raise InputError(f"the initial condition is not finite everywhere; check {what}")
     return values.astype(dtype)
 
 
-def _ic_from_file(path: Path, variable: str, grid: Grid, what: str = "initial_condition") -> np.ndarray:
-    import xarray as xr
+def _sampled_initial_field(case, ic, grid: Grid, what: str, points: int) -> np.ndarray:
+    """An expression, or the analytic truth at t = start, as cell averages or centre values."""
+    from .quadrature import sample
+    from .truth import AnalyticTruth
 
-    if not path.exists():
-        raise InputError(f"{what}.file: {path} does not exist")
+    sampling = ic.sampling or "cell_average"
+    if ic.expression is not None:
+        expression = parse_expression(ic.expression, grid.dims, what=f"{what}.expression")
+        truth = None
+    else:
+        truth = AnalyticTruth.from_case(case, sampling, points, grid=grid)
+        if truth is None:
+            raise InputError(f"{what}.truth = true needs a [truth] section with an analytic solution")
     try:
-        with xr.open_dataset(path, decode_times=False) as ds:
-            if variable not in ds:
-                raise InputError(
-                    f"{what}.variable: {path} has no variable '{variable}' (it has {list(ds.data_vars)})"
-                )
-            da = ds[variable].load()
-    except InputError:
-        raise
-    except Exception as err:  # netCDF4/HDF5 raise a variety of errors on corrupt files
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"{what}.file: cannot read {path} as netCDF ({reason})") from None
+        return sample(expression, grid, sampling, points) if truth is None else truth(case.time.start)
+    except ValueError as err:  # e.g. cell_average: not finite inside a cell
+        raise InputError(f"the initial condition cannot be evaluated on the grid ({err}); check {what}") from None
+
+
+def _ic_from_file(path: Path, variable: str, grid: Grid, what: str = "initial_condition") -> np.ndarray:
+    """The field ``variable`` of ``path`` on the case grid (its first time if it has a time dimension)."""
+    try:
+        da = field_on_grid(variable_of(open_netcdf(path, f"{what}.file"), variable, path, f"{what}.variable"),
+                           grid, f"{what}.file: '{variable}' in {path}")
+    except (FieldFileError, FileNotFoundError) as err:
+        raise InputError(str(err)) from None
     if "time" in da.dims:
         da = da.isel(time=0)
-    values = np.asarray(da.values, dtype=np.float64)
-    if values.shape != grid.array_shape:
-        raise InputError(
-            f"{what}.file: '{variable}' in {path} has shape {values.shape}, the grid needs "
-            f"{grid.array_shape}; regrid it or change grid.nx/ny"
-        )
-    for dim, name in enumerate(grid.dims):
-        if name in da.coords and not np.allclose(da[name].values, grid.centers(dim), rtol=1e-6, atol=1e-9):
-            raise InputError(f"{what}.file: the {name} coordinate of {path} is not the case grid's cell centres")
-    return values
+    return np.asarray(da.values, dtype=np.float64)
 
 
-def build_simulation(case, closure=None) -> Simulation:
-    model = build_model(case)
+def build_simulation(case, closure=None, model=None) -> Simulation:
+    """The case's model (built here unless given) with ``closure``, stepper and time step."""
+    model = build_model(case) if model is None else model
     cfl = case.time.cfl if case.time.cfl is not None else 1.0
     return Simulation(model, closure=closure, stepper=case.time.stepper, dt=case.time.dt, cfl=cfl)

@@ -1,8 +1,13 @@
 """Command line: ``oceanclosure run CASE_DIR [--out FILE] [--overwrite] [--set key=value ...]``,
 ``oceanclosure truth CASE_DIR [--overwrite] [--set key=value ...]``.
 
+``run`` streams the output to the file as it is computed (nothing is kept in
+memory); a run that blows up or is interrupted keeps the part computed, marked
+with an ``incomplete`` attribute, and says on the console how far it got.
+
 Exit codes: 0 success, 1 the run failed (e.g. blew up; the finite part of the
-output is still written), 2 bad input (case, options, files), 3 internal error.
+output is still written), 2 bad input (case, options, files), 3 internal error,
+130 interrupted (SIGINT; the part computed is still written).
 Errors print one message and no traceback unless ``--debug`` is given.
 """
 
@@ -15,7 +20,7 @@ from pathlib import Path
 
 from . import cli_training
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,9 +53,9 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_RUN_FAILED
+    except KeyboardInterrupt as err:  # SIGINT; a run says how far it got and where its output is
+        print(str(err) or "interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as err:  # the last line of defence: one message, no traceback
         if args.debug:
             raise
@@ -85,11 +90,13 @@ def _dispatch(args) -> int:
 
 
 def command_run(args) -> int:
+    import xarray as xr
+
     from .analysis import hovmoller_png
     from .cases import load_case
     from .closures import NoClosure
-    from .io import check_writable, write_netcdf
-    from .runner import RunBlowUpError, run
+    from .io import check_writable
+    from .runner import RunBlowUpError, run_to_file
 
     case = load_case(args.case, args.overrides)
     out = args.out if args.out is not None else case.resolve_path(case.output.file)
@@ -101,16 +108,16 @@ def command_run(args) -> int:
     started = time.perf_counter()
     try:
         with _progress() as progress:
-            ds = run(case, closure=NoClosure() if args.closure == "none" else None, progress=progress,
-                     baseline=args.closure == "case" and not args.no_baseline)
+            run_to_file(case, out, closure=NoClosure() if args.closure == "none" else None, progress=progress,
+                        baseline=args.closure == "case" and not args.no_baseline, overwrite=args.overwrite)
     except RunBlowUpError as err:
-        write_netcdf(err.dataset, out, overwrite=args.overwrite)
-        print(f"wrote the output up to the last finite state to {out}", file=sys.stderr)
+        print(f"wrote the output up to the last finite state (t = {err.t:g} of {case.time.stop:g}) to {out}, "
+              "marked incomplete", file=sys.stderr)
         raise
-    write_netcdf(ds, out, overwrite=args.overwrite)
-    if png is not None:
-        hovmoller_png(ds, png, overwrite=args.overwrite, title=f"{case.directory.name}: {ds.attrs['scheme']}")
-    _print_summary(case, ds, out, png, time.perf_counter() - started)
+    with xr.open_dataset(out, decode_times=False, decode_timedelta=False) as ds:  # read lazily, not loaded
+        if png is not None:
+            hovmoller_png(ds, png, overwrite=args.overwrite, title=f"{case.directory.name}: {ds.attrs['scheme']}")
+        _print_summary(case, ds, out, png, time.perf_counter() - started)
     return EXIT_OK
 
 
@@ -169,31 +176,76 @@ class _progress:
 
 
 def _print_summary(case, ds, out: Path, png: Path | None, seconds: float) -> None:
-    from .analysis import error_summary, time_mean_rms
+    from .analysis import field_names
 
-    u = ds["u"]
-    mass = u.sum([d for d in u.dims if d != "time"])
+    fields = field_names(ds)
+    first = ds[fields[0]]
     lines = [
         f"case        {case.directory.name} ({ds.attrs['model']}, {ds.attrs['scheme']}, {ds.attrs['stepper']})",
-        f"grid        {' x '.join(str(n) for n in reversed(u.shape[1:]))} cells, {ds.attrs['precision']}",
+        f"grid        {' x '.join(str(n) for n in reversed(first.shape[1:]))} cells, {ds.attrs['precision']}",
         f"closure     {ds.attrs['closure']}",
         f"time        {float(ds.time[0]):g} -> {float(ds.time[-1]):g}, dt = {ds.attrs['dt']:.4g}, "
         f"{ds.attrs['steps']} steps, {seconds:.2f} s wall",
-        f"u range     [{float(u.min()):.4g}, {float(u.max()):.4g}], mass change {float(mass[-1] - mass[0]):.3g} (cell sums)",
     ]
-    if "u_truth" in ds:
-        errors = error_summary(u, ds["u_truth"])
-        lines.append(
-            f"vs truth    time-mean RMS error {errors['time_mean_rms']:.4g} "
-            f"(final {errors['final_rms']:.4g}, max |err| {errors['max_abs']:.4g}) "
-            f"against '{case.truth.analytic}'"
-        )
-        if "u_baseline" in ds:
-            base = time_mean_rms(ds["u_baseline"], ds["u_truth"])
-            lines.append(f"no closure  time-mean RMS error {base:.4g}; with the closure / without: "
-                         f"{errors['time_mean_rms'] / base:.3g}")
+    for name in fields:
+        lines += _field_lines(case, name, _summary_numbers(ds, name))
     lines.append(f"wrote       {out}" + (f" and {png}" if png else ""))
     print("\n".join(lines))
+
+
+def _field_lines(case, name: str, numbers: dict) -> list[str]:
+    label = f"{name} range".ljust(11)
+    lines = [f"{label} [{numbers['min']:.4g}, {numbers['max']:.4g}], mass change {numbers['mass_change']:.3g} "
+             "(cell sums)"]
+    if "time_mean_rms" in numbers:
+        lines.append(
+            f"vs truth    time-mean RMS error {numbers['time_mean_rms']:.4g} "
+            f"(final {numbers['final_rms']:.4g}, max |err| {numbers['max_abs']:.4g}) "
+            f"against '{case.truth.analytic}'"
+        )
+        if "baseline_rms" in numbers:
+            base = numbers["baseline_rms"]
+            lines.append(f"no closure  time-mean RMS error {base:.4g}; with the closure / without: "
+                         f"{numbers['time_mean_rms'] / base:.3g}")
+    return lines
+
+
+#: How much of a run file the summary reads at once.
+SUMMARY_BLOCK_BYTES = 64 << 20
+
+
+def _summary_numbers(ds, field: str = "u") -> dict[str, float]:
+    """A field's range and mass change, and RMS errors against ``<field>_truth``, reading the file a block at a time."""
+    import numpy as np
+    import xarray as xr
+
+    from .analysis import spatial_dims, spatial_rms
+
+    truth, baseline = f"{field}_truth", f"{field}_baseline"
+    names = [n for n in (field, truth, baseline) if n in ds]
+    per_time = sum(ds[n].dtype.itemsize * ds[n][0].size for n in names)
+    block = max(1, SUMMARY_BLOCK_BYTES // per_time)
+    lows, highs, masses, rms, base_rms, max_abs = [], [], [], [], [], []
+    for start in range(0, ds.sizes["time"], block):
+        part = ds[names].isel(time=slice(start, start + block)).load()
+        u = part[field]
+        lows.append(float(u.min()))
+        highs.append(float(u.max()))
+        masses.append(u.sum(spatial_dims(u)))
+        if truth in part:
+            rms.append(spatial_rms(u, part[truth]))
+            max_abs.append(float(np.abs(u - part[truth]).max()))
+            if baseline in part:
+                base_rms.append(spatial_rms(part[baseline], part[truth]))
+    numbers = {"min": min(lows), "max": max(highs),
+               "mass_change": float(masses[-1].values[-1] - masses[0].values[0])}
+    if rms:
+        errors = xr.concat(rms, "time")
+        numbers.update(time_mean_rms=float(errors.mean("time")), final_rms=float(errors.isel(time=-1)),
+                       max_abs=max(max_abs))
+    if base_rms:
+        numbers["baseline_rms"] = float(xr.concat(base_rms, "time").mean("time"))
+    return numbers
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,6 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .expressions import Expression, ExpressionError, parse_expression
+from .fieldfile import COORDINATE_TOLERANCE  # one tolerance for every field file
 from .grid import Grid
 
 __all__ = [
@@ -75,8 +76,6 @@ Coords = Mapping[str, Any]
 TIME_DIM = "time"
 """Name of the optional time dimension of a :class:`FileCoefficient` variable."""
 
-COORDINATE_TOLERANCE = 1e-3
-"""File coordinates match the grid's centres within this fraction of a cell."""
 
 
 class Coefficient(abc.ABC):

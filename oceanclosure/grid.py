@@ -24,7 +24,7 @@ SIDES = {"x": ("left", "right"), "y": ("bottom", "top"), "z": ("bottom", "top")}
 COORDINATE_ATTRS = {
     "x": {"long_name": "x", "axis": "X"},
     "y": {"long_name": "y", "axis": "Y"},
-    "z": {"long_name": "height above the reference level (negative below it)", "axis": "Z",
+    "z": {"long_name": "height", "axis": "Z",
           "positive": "up", "units": "m", "standard_name": "height"},
 }
 

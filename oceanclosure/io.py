@@ -10,6 +10,10 @@ A run file holds the state variable ``u`` with dims ``(time, x)`` or
 version, the git revision, scheme, stepper and dt, and the grid (`grid_from_dataset`
 rebuilds it). ``time`` holds plain floats with a ``units`` attribute and no
 reference date, so it never decodes to dates.
+
+`make_dataset` builds such a run in memory; `RunFileWriter` streams the same file
+snapshot by snapshot (``time`` unlimited), so a long run never holds its output in
+memory, and keeps the part written, marked ``incomplete``, when a run stops early.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import numbers
 import os
+import signal
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -79,16 +86,27 @@ def check_writable(path: Path, overwrite: bool) -> Path:
 def atomic_path(path: Path, overwrite: bool = False):
     """Yield a temporary path beside ``path``; rename it into place on success."""
     path = check_writable(Path(path), overwrite)
+    tmp = temporary_beside(path)
+    try:
+        yield tmp
+        move_into_place(tmp, path, overwrite)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def temporary_beside(path: Path) -> Path:
+    """A new empty temporary file in the folder of ``path`` (hidden: ``.NAME.XXXX.tmp``)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual mode
-        check_writable(path, overwrite)  # the file may have appeared while we were writing
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    return Path(tmp)
+
+
+def move_into_place(tmp: Path, path: Path, overwrite: bool) -> None:
+    """Rename ``tmp`` to ``path``, refusing a file that appeared meanwhile unless ``overwrite``."""
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual mode
+    check_writable(path, overwrite)  # the file may have appeared while we were writing
+    os.replace(tmp, path)
 
 
 def _umask() -> int:
@@ -162,6 +180,188 @@ def grid_from_dataset(ds: xr.Dataset) -> Grid:
         return Grid.from_attrs(ds.attrs)
     except KeyError as missing:
         raise ValueError(f"this dataset has no grid attribute {missing}; was it written by oceanclosure?") from None
+
+
+# --- streaming run files -----------------------------------------------------
+
+#: Target size of one HDF5 chunk of a streamed variable (several snapshots of a small field).
+STREAM_CHUNK_BYTES = 1 << 20
+
+
+class RunFileWriter:
+    """A run file written one snapshot at a time, renamed into place when it is done.
+
+    The file holds what ``make_dataset(grid, times, fields, attrs).to_netcdf`` would
+    (the same variables in the same order, dims, CF attributes, global attributes and
+    provenance, values and dtypes), but each snapshot goes to disk as it comes and
+    nothing is kept in memory: ``time`` is an unlimited dimension. ``variables`` maps
+    a name to its CF attributes (or just a long_name), as ``fields`` does in
+    `make_dataset`; a variable's dtype is that of its first snapshot.
+    ``expected_times`` (how many output times the run will have, if known) only
+    sizes the HDF5 chunks, so that a short run makes a small file.
+
+    Everything goes to a temporary file beside ``path``. Leaving the ``with`` block
+    normally renames it to ``path`` (an existing file is refused unless ``overwrite``,
+    and is never lost). An exception deletes the temporary file, unless
+    `mark_incomplete` was called first: then the snapshots written so far are kept,
+    and the global attribute ``incomplete`` says why::
+
+        with RunFileWriter(path, grid, {"u": {"units": "m s-1", "long_name": "u"}}) as out:
+            out.append(t, {"u": u})          # every output time, in order
+            out.set_attrs({"dt": dt})        # global attributes, written on close
+    """
+
+    def __init__(self, path, grid: Grid, variables: Mapping[str, object], attrs: Mapping[str, object] = (),
+                 time_units: str = "1", overwrite: bool = False, expected_times: int | None = None):
+        self.path, self.grid, self.overwrite = check_writable(Path(path), overwrite), grid, overwrite
+        self._attrs = {"Conventions": "CF-1.10", **grid.attrs(), **dict(attrs)}
+        self._about = {name: _attrs(about) for name, about in variables.items()}
+        self._record_names = tuple(self._about)
+        self._shape = tuple(grid.array_shape)
+        if expected_times is not None and not (isinstance(expected_times, numbers.Integral) and expected_times >= 1):
+            raise ValueError(f"RunFileWriter: expected_times must be a whole number >= 1 or None, got {expected_times!r}")
+        self._expected_times = expected_times
+        self.count, self.last_time, self.incomplete = 0, None, None
+        self._tmp, self._nc = temporary_beside(self.path), None
+        try:
+            self._nc = _open_netcdf(self._tmp)
+            self._define_coordinates(time_units)
+        except BaseException:
+            self._discard()
+            raise
+
+    def __enter__(self) -> "RunFileWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        with _interrupts_deferred():
+            if exc_type is None or self.incomplete is not None:
+                self._commit()
+            else:
+                self._discard()
+        return False
+
+    def add_variables(self, variables: Mapping[str, object]) -> None:
+        """More variables, filled into the records already written with `write` (e.g. a baseline)."""
+        clash = sorted(set(variables) & set(self._about))
+        if clash:
+            raise ValueError(f"RunFileWriter.add_variables: {clash} are already in {self.path.name}; use other names")
+        self._about.update({name: _attrs(about) for name, about in variables.items()})
+
+    def append(self, t: float, fields: Mapping[str, np.ndarray]) -> None:
+        """Write the snapshot at time ``t`` (after the last one): one array per variable given at construction."""
+        if sorted(fields) != sorted(self._record_names):
+            raise ValueError(f"RunFileWriter.append: expected the fields {sorted(self._record_names)}, got "
+                             f"{sorted(fields)}; give every variable of the file at each output time")
+        if self.last_time is not None and not t > self.last_time:
+            raise ValueError(f"RunFileWriter.append: t = {t:g} does not come after the last output t = "
+                             f"{self.last_time:g}; append snapshots in time order")
+        with _interrupts_deferred():  # a snapshot is written whole or not at all
+            self._put(self.count, {name: fields[name] for name in self._record_names}, t)
+            self.count, self.last_time = self.count + 1, float(t)
+
+    def write(self, index: int, fields: Mapping[str, np.ndarray]) -> None:
+        """Write ``fields`` into the record ``index`` already appended (variables from `add_variables`)."""
+        if not 0 <= index < self.count:
+            raise IndexError(f"RunFileWriter.write: record {index} is not written yet ({self.count} are); "
+                             "append it first")
+        unknown = sorted(set(fields) - set(self._about))
+        if unknown:
+            raise ValueError(f"RunFileWriter.write: {unknown} are not variables of {self.path.name}; "
+                             "declare them with add_variables")
+        with _interrupts_deferred():
+            self._put(index, {name: fields[name] for name in self._about if name in fields})
+
+    def set_attrs(self, attrs: Mapping[str, object]) -> None:
+        """Global attributes (written when the file is closed, after the grid's and before the provenance)."""
+        self._attrs.update(attrs)
+
+    def mark_incomplete(self, why: str) -> None:
+        """Keep what is written even if the ``with`` block ends in an exception; ``why`` goes in the file."""
+        self.incomplete = str(why)
+
+    def time(self, index: int) -> float:
+        """The time of the record ``index``."""
+        return float(self._nc["time"][index])
+
+    def _define_coordinates(self, time_units: str) -> None:
+        for name, coord in coordinates(self.grid).items():
+            self._nc.createDimension(name, coord.size)
+            self._define(name, (name,), coord.dtype, coord.attrs)[:] = coord.values
+        self._nc.createDimension("time", None)
+        self._define("time", ("time",), np.float64, {"units": time_units, "long_name": "model time"})
+
+    def _define(self, name: str, dims: tuple[str, ...], dtype, attrs: Mapping[str, object]):
+        """A variable with xarray's default encoding: NaN as _FillValue for floats, no compression."""
+        dtype = np.dtype(dtype)
+        fill = dtype.type(np.nan) if dtype.kind == "f" else None
+        chunks = _record_chunks(dims, self._nc, dtype, self._expected_times) if "time" in dims else None
+        variable = self._nc.createVariable(name, dtype, dims, fill_value=fill, chunksizes=chunks)
+        variable.setncatts(dict(attrs))
+        return variable
+
+    def _put(self, index: int, fields: Mapping[str, np.ndarray], t: float | None = None) -> None:
+        """Write ``fields`` (and the time ``t`` if given) into record ``index``, all checked first."""
+        fields = {name: np.asarray(values) for name, values in fields.items()}
+        for name, values in fields.items():
+            if values.shape != self._shape:
+                raise ValueError(f"RunFileWriter: {name} has shape {values.shape}, the grid's cells are "
+                                 f"{self._shape}; give one snapshot of the field on this grid")
+        if t is not None:
+            self._nc["time"][index] = t
+        for name, values in fields.items():
+            if name not in self._nc.variables:
+                self._define(name, field_dims(self.grid), values.dtype, self._about[name])
+            self._nc[name][index] = values
+
+    def _commit(self) -> None:
+        attrs = {**self._attrs, **provenance()}
+        if self.incomplete is not None:
+            attrs["incomplete"] = self.incomplete
+        try:
+            self._nc.setncatts(attrs)
+            self._nc.close()
+            move_into_place(self._tmp, self.path, self.overwrite)
+        finally:
+            self._discard()  # whatever failed: close the file, remove the temporary
+
+    def _discard(self) -> None:
+        try:
+            if self._nc is not None and self._nc.isopen():
+                self._nc.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+
+def _open_netcdf(path: Path):
+    import netCDF4
+
+    return netCDF4.Dataset(path, "w", format="NETCDF4")
+
+
+def _record_chunks(dims: tuple[str, ...], nc, dtype: np.dtype, expected_times: int | None) -> tuple[int, ...]:
+    """HDF5 chunks of about `STREAM_CHUNK_BYTES`: whole snapshots, several of them for small fields,
+    never more than the run will have."""
+    sizes = [len(nc.dimensions[d]) for d in dims if d != "time"]
+    snapshot = max(1, int(np.prod(sizes)) * dtype.itemsize)
+    count = max(1, STREAM_CHUNK_BYTES // snapshot)
+    return (count if expected_times is None else min(count, expected_times), *sizes)
+
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold SIGINT until the block is done, then deliver it (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield  # not ours to defer: another thread, or a handler installed outside Python
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        signal.raise_signal(signal.SIGINT)
 
 
 # --- state checkpoints (restart) ---------------------------------------------

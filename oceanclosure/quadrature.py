@@ -48,6 +48,10 @@ where each further level roughly doubles to quadruples the cost).
 
 Coordinates are passed to ``function`` by dimension name (``grid.dims``) as
 flat float64 numpy arrays, at most :data:`CHUNK_POINTS` at a time.
+
+:func:`sample` is what case files use: ``sampling = "cell_average"`` (the
+default of ``[initial_condition]`` and of an analytic ``[truth]``) or
+``"point"`` (:func:`point_values`, the values at the cell centres).
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ from .grid import Grid
 __all__ = [
     "cell_average",
     "point_values",
+    "sample",
+    "SAMPLINGS",
     "DEFAULT_POINTS",
     "DEFAULT_RTOL",
     "DEFAULT_MAX_LEVEL",
@@ -79,7 +85,25 @@ DEFAULT_MAX_LEVEL = {1: 40, 2: 8}
 CHUNK_POINTS = 1 << 20
 """Most points passed to ``function`` in one call (8 MiB per coordinate array)."""
 
+SAMPLINGS = ("cell_average", "point")
+"""How a function becomes a finite-volume state: cell averages, or values at the centres."""
+
 Function = Callable[..., np.ndarray]
+
+
+def sample(function: Function, grid: Grid, sampling: str = "cell_average",
+           points: int = DEFAULT_POINTS) -> np.ndarray:
+    """``function`` on ``grid``'s cells: :func:`cell_average` or :func:`point_values`.
+
+    Args:
+      sampling: one of :data:`SAMPLINGS`.
+      points: Gauss points per dimension for ``"cell_average"`` (unused for ``"point"``).
+    """
+    if sampling == "point":
+        return point_values(function, grid)
+    if sampling == "cell_average":
+        return cell_average(function, grid, points)
+    raise ValueError(f"sample: sampling must be one of {', '.join(map(repr, SAMPLINGS))}, got {sampling!r}")
 
 
 def point_values(function: Function, grid: Grid) -> np.ndarray:

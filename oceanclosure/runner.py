@@ -1,25 +1,61 @@
-"""Run a case end to end: build, integrate, and assemble the output dataset."""
+"""Run a case end to end: build, integrate, and assemble the output.
+
+`run` returns the output as an in-memory `xarray.Dataset`; `run_to_file` streams
+the same content to a netCDF file one snapshot at a time (`io.RunFileWriter`), so
+a long run never holds its output in memory. A run that blows up, or is stopped by
+SIGINT, keeps the part already computed, marked with an ``incomplete`` attribute.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time as _time
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from .build import analytic_truth, build_simulation, dtype_for, initial_fields
-from .closures.factory import build_closures
-from .io import make_dataset
-from .simulation import BlowUpError, Trajectory
+from .io import RunFileWriter, make_dataset
+from .resolve import resolve
+from .simulation import BlowUpError, SimState, Simulation, SimulationInterrupted, Trajectory
+from .timestepping import output_times
 
 
 class RunBlowUpError(RuntimeError):
-    """A run that stopped being finite; ``dataset`` holds the output up to then."""
+    """A run that stopped being finite; the output up to then is in ``dataset`` (`run`) or in the
+    file ``path`` (`run_to_file`), and ends at time ``t``."""
 
-    def __init__(self, message: str, dataset: xr.Dataset):
+    def __init__(self, message: str, dataset: xr.Dataset | None = None, path: Path | None = None,
+                 t: float | None = None):
         super().__init__(message)
-        self.dataset = dataset
+        self.dataset, self.path, self.t = dataset, path, t
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT; the file ``path`` holds the output up to ``t`` of ``stop``
+    (``path`` is None when nothing had been computed yet)."""
+
+    def __init__(self, message: str, path: Path | None, t: float | None, stop: float):
+        super().__init__(message)
+        self.path, self.t, self.stop = path, t, stop
+
+
+@dataclasses.dataclass(frozen=True)
+class _Setup:
+    """What a run needs, built once: the simulation, its initial state, the analytic truth (or None)."""
+
+    sim: Simulation
+    state: SimState
+    truth: Optional[Callable[[float], np.ndarray]]
+
+
+def _setup(case, closure) -> _Setup:
+    setup = resolve(case, closure)
+    sim = setup.simulation
+    state = sim.initial_state({k: jnp.asarray(v) for k, v in setup.fields0.items()}, case.time.start)
+    return _Setup(sim, state, setup.truth)
 
 
 def run(case, closure=None, progress=None, baseline: bool = False) -> xr.Dataset:
@@ -35,27 +71,113 @@ def run(case, closure=None, progress=None, baseline: bool = False) -> xr.Dataset
     ``u_truth`` at the same times. Raises `RunBlowUpError` (with the finite part
     of the output attached) if the state stops being finite.
     """
-    dtype = dtype_for(case.grid.precision)
-    if closure is None:
-        closure = build_closures(case)
-    sim = build_simulation(case, closure)
-    fields0 = initial_fields(case, sim.grid, dtype)
-    truth = analytic_truth(case)
-    if truth is not None:
-        truth(case.time.stop)  # fail before integrating if the truth does not reach the end
-    state = sim.initial_state({k: jnp.asarray(v) for k, v in fields0.items()}, case.time.start)
+    setup = _setup(case, closure)
     started = _time.perf_counter()
     try:
-        trajectory = sim.run(state, case.time.stop, case.time.output_interval, progress=progress)
+        trajectory = setup.sim.run(setup.state, case.time.stop, case.time.output_interval, progress=progress)
     except BlowUpError as err:
-        partial = _dataset(case, sim, err.trajectory, _time.perf_counter() - started, truth)
-        partial.attrs["incomplete"] = f"the run stopped being finite after t = {float(err.trajectory.times[-1]):g}"
-        raise RunBlowUpError(str(err), partial) from None
-    ds = _dataset(case, sim, trajectory, _time.perf_counter() - started, truth)
-    if baseline and not sim.closure.is_null:
-        for name, values in _baseline(case, ds, sim.model.variable_names).items():
-            ds[f"{name}_baseline"] = values
+        partial = _dataset(case, setup, err.trajectory, _time.perf_counter() - started)
+        last = float(err.trajectory.times[-1])
+        partial.attrs["incomplete"] = incomplete_note("the run stopped being finite", last, case.time.stop)
+        raise RunBlowUpError(str(err), dataset=partial, t=last) from None
+    ds = _dataset(case, setup, trajectory, _time.perf_counter() - started)
+    if baseline and not setup.sim.closure.is_null:
+        for name, values in _baseline(case, ds, setup.sim.model.variable_names).items():
+            ds[name] = values
     return ds
+
+
+def run_to_file(case, path, closure=None, progress=None, baseline: bool = False, overwrite: bool = False) -> Path:
+    """Run ``case`` and stream its output to the netCDF file ``path`` as it is computed.
+
+    The file holds what `run` returns (the same variables, attributes and values),
+    written one snapshot at a time: no snapshot is kept in memory. It is written to
+    a temporary file beside ``path`` and renamed at the end; an existing ``path`` is
+    refused unless ``overwrite`` (and is never lost). Arguments as in `run`; the
+    baseline run follows the run and fills ``<name>_baseline`` record by record.
+
+    Raises:
+      RunBlowUpError: the state stopped being finite; ``path`` holds the finite part.
+      RunInterrupted: SIGINT (a KeyboardInterrupt); ``path`` holds the part computed.
+    In both cases the file has a global attribute ``incomplete`` saying why and
+    where the output ends.
+    """
+    setup = _setup(case, closure)
+    variables = {name: about for name, (_, about) in _field_specs(case, setup).items()}
+    count = len(output_times(case.time.start, case.time.stop, case.time.output_interval))
+    with RunFileWriter(path, setup.sim.grid, variables, overwrite=overwrite, expected_times=count) as out:
+        _stream_run(case, setup, out, progress)
+        if baseline and not setup.sim.closure.is_null:
+            _stream_baseline(case, out, setup.sim.model.variables)
+    return out.path
+
+
+def _stream_run(case, setup: _Setup, out: RunFileWriter, progress) -> None:
+    """The run itself, each snapshot (and the truth at its time) appended to ``out``."""
+
+    def on_output(t: float, fields: dict) -> None:
+        snapshot = dict(fields)
+        if setup.truth is not None:
+            snapshot["u_truth"] = setup.truth(t)
+        out.append(t, snapshot)
+
+    started = _time.perf_counter()
+    try:
+        trajectory = setup.sim.run(setup.state, case.time.stop, case.time.output_interval, progress=progress,
+                                   on_output=on_output, keep=False)
+    except (BlowUpError, SimulationInterrupted) as err:
+        out.set_attrs(_run_attrs(case, setup.sim, err.trajectory, _time.perf_counter() - started))
+        _stopped_early(out, err, "the run", out.last_time, case.time.stop)
+    out.set_attrs(_run_attrs(case, setup.sim, trajectory, _time.perf_counter() - started))
+
+
+def _stream_baseline(case, out: RunFileWriter, variables) -> None:
+    """The same case without its closure into ``<name>_baseline``, at the same output times.
+
+    After a blow-up of the baseline its values stay NaN (the file's fill value), as in `run`.
+    """
+    from .closures import NoClosure
+
+    base = _setup(case, NoClosure())
+    out.add_variables({f"{v.name}_baseline": _baseline_attrs(v) for v in variables})
+    written: list[float] = []  # the times written, to check that they are the run's
+
+    def on_output(t: float, fields: dict) -> None:
+        index = len(written)
+        if index >= out.count or out.time(index) != t:
+            raise RuntimeError(f"the baseline's output time {t:g} is not the run's record {index}; "
+                               "this is a bug in oceanclosure")
+        out.write(index, {f"{name}_baseline": values for name, values in fields.items()})
+        written.append(t)
+
+    try:
+        base.sim.run(base.state, case.time.stop, case.time.output_interval, on_output=on_output, keep=False)
+    except BlowUpError:
+        pass  # keep what there is; the rest is NaN
+    except SimulationInterrupted as err:
+        _stopped_early(out, err, "the baseline run (no closure)", written[-1] if written else None,
+                       case.time.stop)
+
+
+def _stopped_early(out: RunFileWriter, err: Exception, what: str, last: float | None, stop: float) -> None:
+    """Keep what ``out`` holds, marked incomplete, and raise the runner's error for ``err``."""
+    if isinstance(err, BlowUpError):
+        out.mark_incomplete(incomplete_note(f"{what} stopped being finite", last, stop))
+        raise RunBlowUpError(str(err), path=out.path, t=last) from None
+    if out.count == 0:  # nothing computed yet: leave no file
+        raise RunInterrupted("interrupted before any output was computed; no file was written", None, None,
+                             stop) from None
+    out.mark_incomplete(incomplete_note(f"{what} was interrupted (SIGINT)", last, stop))
+    reached = "before its first output" if last is None else f"at t = {last:g} of {stop:g}"
+    raise RunInterrupted(f"interrupted: {what} stopped {reached}; the output up to then is in {out.path} "
+                         "(marked incomplete)", out.path, last, stop) from None
+
+
+def incomplete_note(why: str, last: float | None, stop: float) -> str:
+    """The ``incomplete`` attribute of a run that stopped early: why, and where its output ends."""
+    if last is None:
+        return f"{why} before its first output (stop = {stop:g})"
+    return f"{why}; the output ends at t = {last:g} of {stop:g}"
 
 
 def _baseline(case, ds: xr.Dataset, names) -> dict[str, xr.DataArray]:
@@ -68,16 +190,35 @@ def _baseline(case, ds: xr.Dataset, names) -> dict[str, xr.DataArray]:
         base = err.dataset.reindex(time=ds["time"])
     out = {}
     for name in names:
-        out[name] = base[name]
-        out[name].attrs = {**ds[name].attrs, "long_name": f"{name}: the same case without its closure"}
+        out[f"{name}_baseline"] = base[name]
+        out[f"{name}_baseline"].attrs = {**ds[name].attrs, "long_name": f"{name}: the same case without its closure"}
     return out
 
 
-def _dataset(case, sim, trajectory: Trajectory, wall_seconds: float, truth) -> xr.Dataset:
-    fields = {v.name: (trajectory.fields[v.name], _field_attrs(v, "state of this run")) for v in sim.model.variables}
-    if truth is not None:
-        fields["u_truth"] = (np.stack([truth(t) for t in trajectory.times]), f"analytic solution '{case.truth.analytic}'")
-    attrs = {
+def _baseline_attrs(variable) -> dict[str, str]:
+    return {**_field_attrs(variable, "state of this run"),
+            "long_name": f"{variable.name}: the same case without its closure"}
+
+
+def _field_specs(case, setup: _Setup, trajectory: Trajectory | None = None) -> dict[str, tuple[Any, object]]:
+    """Each output variable: (its data from ``trajectory``, or None; its CF attributes)."""
+    sim = setup.sim
+    specs = {v.name: (None if trajectory is None else trajectory.fields[v.name], _field_attrs(v, "state of this run"))
+             for v in sim.model.variables}
+    if setup.truth is not None:
+        data = None if trajectory is None else np.stack([setup.truth(t) for t in trajectory.times])
+        specs["u_truth"] = (data, f"analytic solution '{case.truth.analytic}'")
+    return specs
+
+
+def _dataset(case, setup: _Setup, trajectory: Trajectory, wall_seconds: float) -> xr.Dataset:
+    fields = _field_specs(case, setup, trajectory)
+    return make_dataset(setup.sim.grid, trajectory.times, fields, _run_attrs(case, setup.sim, trajectory, wall_seconds))
+
+
+def _run_attrs(case, sim: Simulation, trajectory: Trajectory, wall_seconds: float) -> dict[str, object]:
+    """The global attributes of a run (besides the grid's and the provenance)."""
+    return {
         "title": f"oceanclosure run of case '{case.directory.name}'",
         "case_toml": case.to_toml(),
         "model": case.physics.model,
@@ -90,7 +231,6 @@ def _dataset(case, sim, trajectory: Trajectory, wall_seconds: float, truth) -> x
         "wall_seconds": float(wall_seconds),
         "boundary": sim.model.bc.describe(),
     }
-    return make_dataset(sim.grid, trajectory.times, fields, attrs)
 
 
 def _field_attrs(variable, default_long_name: str) -> dict[str, str]:

@@ -10,8 +10,10 @@ are traceable (jit, grad, vmap) and never leave the device.
 
 `Simulation.run` is the host loop: one jitted chunk per output interval, a
 finiteness check between chunks (never inside them), progress callbacks, and the
-snapshots. A non-finite state stops the run with `BlowUpError`, which carries
-the snapshots up to the last finite one.
+snapshots, kept in the `Trajectory` and/or handed to ``on_output`` as they come
+(``keep=False`` streams them without keeping any). A non-finite state stops the
+run with `BlowUpError`, SIGINT with `SimulationInterrupted` (a KeyboardInterrupt);
+both carry the snapshots kept up to then and the last finite state.
 """
 
 from __future__ import annotations
@@ -40,7 +42,15 @@ class SimState(NamedTuple):
 
 
 class BlowUpError(RuntimeError):
-    """The state stopped being finite; ``trajectory`` holds the finite snapshots."""
+    """The state stopped being finite; ``trajectory`` holds the finite snapshots (those kept)."""
+
+    def __init__(self, message: str, trajectory: "Trajectory"):
+        super().__init__(message)
+        self.trajectory = trajectory
+
+
+class SimulationInterrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT; ``trajectory`` holds the snapshots kept up to then and the last state."""
 
     def __init__(self, message: str, trajectory: "Trajectory"):
         super().__init__(message)
@@ -59,9 +69,10 @@ def make_rhs(model: FluxModel, closure: Closure) -> Callable:
         # The barrier pins how XLA compiles the model tendency, so that adding a
         # closure whose output is exactly zero leaves the result bit-identical
         # (without it, fusion with the closure changes rounding by an ulp).
-        tendency = jax.lax.optimization_barrier(model.tendency(u, t, physics))
         if closure.is_null:
-            return tendency
+            return jax.lax.optimization_barrier(model.tendency(u, t, physics))
+        extra = closure.fluxes(u, closure_state, grid, t, physics) if closure.has_fluxes else None
+        tendency = jax.lax.optimization_barrier(model.tendency(u, t, physics, extra_fluxes=extra))
         return add_tendencies(tendency, closure.tendency(u, closure_state, grid, t, physics))
 
     return rhs
@@ -140,7 +151,11 @@ def advance(step: Callable, state: SimState, t_end, n_steps: int, physics, closu
 
 @dataclasses.dataclass
 class Trajectory:
-    """Snapshots of a run on the host: ``fields[name][k]`` at ``times[k]``."""
+    """Snapshots of a run on the host: ``fields[name][k]`` at ``times[k]``.
+
+    ``final_state`` is the last accepted (finite) state; a run with ``keep=False``
+    keeps no snapshots (``times`` empty), only that state, ``dt`` and ``steps``.
+    """
 
     times: np.ndarray
     fields: dict[str, np.ndarray]
@@ -227,39 +242,89 @@ class Simulation:
         closure = self.closure if closure is None else closure
         return self._advance(state, t_end, physics, closure, n_steps=n_steps)
 
-    def run(self, u0_or_state, stop: float, output_interval: float, physics=None, progress=None) -> Trajectory:
-        """Run to ``stop``, keeping a snapshot every ``output_interval``.
+    def run(self, u0_or_state, stop: float, output_interval: float, physics=None, progress=None,
+            on_output: Optional[Callable[[float, dict], None]] = None, keep: bool = True) -> Trajectory:
+        """Run to ``stop`` with a snapshot every ``output_interval``, the initial state included.
 
         Args:
           u0_or_state: the initial field (t = 0) or a `SimState` to continue from.
           progress: optional callable ``progress(t, stop)`` called between chunks.
+          on_output: optional callable ``on_output(t, fields)`` given each snapshot
+            (host arrays ``{name: array}``, checked finite) as soon as it is computed:
+            this is how output is streamed to a file.
+          keep: keep the snapshots in the returned `Trajectory` (the default). With
+            ``keep=False`` it holds none (``times`` is empty, each field has shape
+            ``(0, ...)``), only the final state, dt and steps, so memory does not grow
+            with the number of outputs.
         Raises:
           BlowUpError: with the snapshots up to the last finite state.
+          SimulationInterrupted: on KeyboardInterrupt (SIGINT), with the snapshots so far.
         """
+        if on_output is not None and not callable(on_output):
+            raise TypeError(f"Simulation.run: on_output must be a callable on_output(t, fields), got {on_output!r}")
         physics = self.model.physics if physics is None else physics
         state = u0_or_state if isinstance(u0_or_state, SimState) else self.initial_state(u0_or_state, physics=physics)
         start = float(state.t)
         times = output_times(start, stop, output_interval)
-        max_dt = self.choose_dt(_host(state.fields), physics, np.linspace(start, stop, 9))
-        snapshots, steps, dt_used = [_host(state.fields)], 0, math.inf
-        for k, t_end in enumerate(times[1:], start=1):
-            n, dt = steps_between_outputs(t_end - times[k - 1], max_dt)
-            new_state = self.advance(state, float(t_end), n, physics)
-            host = _host(new_state.fields)
-            bad = [name for name, v in host.items() if not np.all(np.isfinite(v))]
-            if bad:
-                partial = Trajectory(times[:k], _stack(snapshots), state, dt_used, steps)
-                raise BlowUpError(
-                    f"the solution ({', '.join(bad)}) stopped being finite between t = {times[k - 1]:g} and "
-                    f"t = {t_end:g} (dt = {dt:g}); the time step is probably too large for the flow (CFL): "
-                    "lower time.cfl or time.dt",
-                    partial,
-                )
-            state, steps, dt_used = new_state, steps + n, min(dt_used, dt)
-            snapshots.append(host)
-            if progress is not None:
-                progress(float(t_end), stop)
-        return Trajectory(times, _stack(snapshots), state, dt_used, steps)
+        host = _host(state.fields)
+        max_dt = self.choose_dt(host, physics, np.linspace(start, stop, 9))
+        record = _Record(times, state, keep, on_output)
+        try:
+            record.add(host)
+            for k in range(1, len(times)):
+                self._run_chunk(record, k, max_dt, physics)
+                if progress is not None:
+                    progress(float(times[k]), stop)
+        except KeyboardInterrupt:
+            reached = float(times[max(record.count - 1, 0)])
+            raise SimulationInterrupted(f"interrupted at t = {reached:g} of {stop:g}", record.trajectory()) from None
+        return record.trajectory()
+
+    def _run_chunk(self, record: "_Record", k: int, max_dt: float, physics) -> None:
+        """Advance from output time k - 1 to k; refuse a state that is not finite."""
+        t_start, t_end = record.times[k - 1], record.times[k]
+        n, dt = steps_between_outputs(t_end - t_start, max_dt)
+        new_state = self.advance(record.state, float(t_end), n, physics)
+        host = _host(new_state.fields)
+        bad = [name for name, v in host.items() if not np.all(np.isfinite(v))]
+        if bad:
+            raise BlowUpError(
+                f"the solution ({', '.join(bad)}) stopped being finite between t = {t_start:g} and "
+                f"t = {t_end:g} (dt = {dt:g}); the time step is probably too large for the flow (CFL): "
+                "lower time.cfl or time.dt",
+                record.trajectory(),
+            )
+        record.accept(new_state, n, dt)
+        record.add(host)
+
+
+class _Record:
+    """The bookkeeping of `Simulation.run`: the accepted state, steps, dt, and the snapshots kept."""
+
+    def __init__(self, times: np.ndarray, state: SimState, keep: bool, on_output):
+        self.times, self.state, self.keep, self.on_output = times, state, keep, on_output
+        self.steps, self.dt_used, self.count = 0, math.inf, 0
+        self.kept: list[dict] = []
+        self.empty: dict[str, np.ndarray] = {}  # no snapshots, the fields' shapes and dtypes
+
+    def accept(self, state: SimState, n_steps: int, dt: float) -> None:
+        self.state, self.steps, self.dt_used = state, self.steps + n_steps, min(self.dt_used, dt)
+
+    def add(self, host: dict) -> None:
+        """The snapshot at the next output time: kept and/or handed to ``on_output``."""
+        t = float(self.times[self.count])
+        if not self.empty:
+            self.empty = {name: np.empty((0,) + v.shape, v.dtype) for name, v in host.items()}
+        if self.keep:
+            self.kept.append(host)
+        self.count += 1
+        if self.on_output is not None:
+            self.on_output(t, host)
+
+    def trajectory(self) -> "Trajectory":
+        if not self.kept:
+            return Trajectory(self.times[:0], dict(self.empty), self.state, self.dt_used, self.steps)
+        return Trajectory(self.times[: len(self.kept)], _stack(self.kept), self.state, self.dt_used, self.steps)
 
 
 def _host(fields: Mapping) -> dict[str, np.ndarray]:

@@ -2,7 +2,7 @@
 
 Closures are placed in the continuous PDE and discretised afterwards, so their
 inputs are point-wise stacks of the state and its derivatives computed at the
-*current* dx (SCIENCE.md §1). Feature names:
+*current* dx (docs/reference_problems.md §1). Feature names:
 
 * ``u``: the state; ``u_x``, ``u_xx``, ``u_xxx``, ... its x derivatives;
   ``u_y``, ``u_yy``, ``u_xy`` ... in 2D (letters are applied in turn);

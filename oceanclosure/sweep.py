@@ -4,7 +4,7 @@
 the baseline) at every combination of the axes' values, e.g.
 ``{"grid.nx": [50, 75, ...], "physics.nu": [1/50, 1/250, ...]}``, and returns an
 `xarray.Dataset` of the time-mean spatial RMS error against the case's analytic
-truth (SCIENCE.md §3's metric) for each, with dims named after the axes.
+truth (docs/reference_problems.md §3's metric) for each, with dims named after the axes.
 """
 
 from __future__ import annotations

@@ -2,7 +2,12 @@
 
 A case's ``[truth]`` section names one source:
 
-* ``analytic``: the named exact solution evaluated at the cell centres;
+* ``analytic``: the named exact solution u(x, t) on the case grid (`AnalyticTruth`): its
+  cell averages by adaptive Gauss–Legendre quadrature (`quadrature.cell_average`),
+
+      ū_i(t) = (1/|C_i|) ∫_{C_i} u(x, t) dx      (``sampling = "cell_average"``, default),
+
+  or its values at the cell centres, u(x_i, t) (``sampling = "point"``);
 * ``fine``: the same case (optionally a richer model) run without closures on a grid
   ``refine`` times finer per dimension, then cell-averaged onto the case grid,
 
@@ -19,21 +24,26 @@ provenance. `load_truth` reads the file at `truth_path`, or generates and writes
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import inspect
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import tomli_w
 import xarray as xr
 
-from .build import build_grid
-from .grid import DIMENSION_NAMES, Grid
+from .analytic import get_analytic
+from .build import InputError, build_grid
+from .fieldfile import FieldFileError, field_on_grid, open_netcdf
+from .grid import Grid
+from .quadrature import DEFAULT_POINTS, SAMPLINGS, sample
 from .timestepping import output_times
 
-__all__ = ["TruthError", "truth_path", "truth_key", "generate_truth", "load_truth", "check_truth",
-           "fine_case", "case_grid", "case_times"]
+__all__ = ["TruthError", "AnalyticTruth", "truth_path", "truth_key", "generate_truth", "load_truth",
+           "check_truth", "fine_case", "case_grid", "case_times"]
 
 TIME_TOLERANCE = 1e-9
 """Times and coordinates coincide when they differ by less than this, relative to the span."""
@@ -41,6 +51,77 @@ TIME_TOLERANCE = 1e-9
 
 class TruthError(ValueError):
     """A truth that cannot be generated, read or used; the message says how to fix it."""
+
+
+# --------------------------------------------------------------------------
+# the analytic truth
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalyticTruth:
+    """An exact solution u(x[, y], t) on a grid's cells, ``truth(t) -> array``.
+
+        ū_i(t) = (1/|C_i|) ∫_{C_i} u(x, t) dx     (sampling = "cell_average")
+        u_i(t) = u(x_i, t)                       (sampling = "point")
+
+    Args:
+      function: ``function(*coords, t, **parameters)``, coords in the grid's dimension
+        order (an `analytic.ANALYTIC` solution).
+      grid: the cells.
+      parameters: keyword parameters of ``function``.
+      sampling: one of `quadrature.SAMPLINGS`.
+      points: Gauss–Legendre points per dimension for cell averages.
+    """
+
+    function: Callable[..., np.ndarray]
+    grid: Grid
+    parameters: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    sampling: str = "cell_average"
+    points: int = DEFAULT_POINTS
+
+    def __post_init__(self):
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"AnalyticTruth: sampling must be one of {', '.join(map(repr, SAMPLINGS))}, "
+                             f"got {self.sampling!r}")
+
+    @classmethod
+    def from_case(cls, case, sampling: str | None = None,
+                  points: int = DEFAULT_POINTS, grid: Grid | None = None) -> "AnalyticTruth | None":
+        """The case's ``[truth] analytic`` solution on its grid (None without one).
+
+        ``sampling`` defaults to ``truth.sampling``; physics parameters the solution
+        accepts are passed to it, then ``truth.parameters``.
+        """
+        if case.truth is None or not case.truth.analytic:
+            return None
+        name = case.truth.analytic
+        function = get_analytic(name)
+        accepted = inspect.signature(function).parameters
+        physics = {k: _scalar(v) for k, v in case.physics.params().items() if k in accepted}
+        parameters = {**physics, **dict(case.truth.parameters)}
+        unknown = [k for k in parameters if k not in accepted]
+        if unknown:
+            raise InputError(
+                f"truth.parameters: {unknown} are not parameters of analytic solution "
+                f"'{name}' (it takes {[p for p in accepted if p not in ('x', 'y', 'z', 't')]})"
+            )
+        sampling = sampling or case.truth.sampling or "cell_average"
+        return cls(function, build_grid(case) if grid is None else grid, parameters, sampling, points)
+
+    def __call__(self, t: float) -> np.ndarray:
+        """The truth at time ``t``, float64, shape ``grid.array_shape``."""
+        dims = self.grid.dims
+
+        def at_t(**coords):
+            return self.function(*(coords[d] for d in dims), t, **self.parameters)
+
+        return sample(at_t, self.grid, self.sampling, self.points)
+
+
+def _scalar(value):
+    if isinstance(value, list) and len(value) == 1:
+        return value[0]
+    return value
 
 
 # --------------------------------------------------------------------------
@@ -167,13 +248,15 @@ def _dataset(case, values: np.ndarray, details: dict) -> xr.Dataset:
 
 
 def _analytic(case) -> tuple[np.ndarray, dict]:
-    from .build import analytic_truth
-
-    function = analytic_truth(case)
-    values = np.stack([function(float(t)) for t in case_times(case)])
+    function = AnalyticTruth.from_case(case)
+    try:
+        values = np.stack([function(float(t)) for t in case_times(case)])
+    except ValueError as err:  # not finite inside a cell, or outside the solution's range
+        raise TruthError(f"analytic solution '{case.truth.analytic}': {err}") from None
     _check_finite(values, f"analytic solution '{case.truth.analytic}'")
     return values, {"truth_analytic": case.truth.analytic,
-                    "truth_parameters": json.dumps(dict(case.truth.parameters))}
+                    "truth_parameters": json.dumps(dict(case.truth.parameters)),
+                    "truth_sampling": function.sampling}
 
 
 def _toml_value(value) -> str:
@@ -259,15 +342,10 @@ def _from_file(case) -> tuple[np.ndarray, dict]:
 
 
 def _open(path: Path, what: str) -> xr.Dataset:
-    if not path.is_file():
-        raise FileNotFoundError(f"{what}: {path} does not exist (paths are relative to the case "
-                                "directory)")
     try:
-        with xr.open_dataset(path, decode_times=False, decode_timedelta=False) as ds:
-            return ds.load()
-    except Exception as err:  # netCDF4/HDF5/scipy raise many kinds of errors on bad files
-        raise TruthError(f"{what}: cannot read {path} as netCDF ({type(err).__name__}: {err}); "
-                         "check the file, or delete it and regenerate it") from None
+        return open_netcdf(path, what)
+    except FieldFileError as err:
+        raise TruthError(str(err)) from None
 
 
 def _close(a, b, scale: float) -> bool:
@@ -275,33 +353,11 @@ def _close(a, b, scale: float) -> bool:
 
 
 def _on_grid(da: xr.DataArray, grid: Grid, what: str) -> xr.DataArray:
-    """``da`` with dims (time, [y,] x), checked to sit on ``grid``'s cell centres."""
-    names = DIMENSION_NAMES[: grid.ndim]
-    expected = ("time",) + tuple(reversed(names))
-    if set(da.dims) != set(expected):
-        raise TruthError(f"{what} has dims {da.dims}, expected {expected} on the case grid")
-    da = da.transpose(*expected)
-    for dim, name in enumerate(names):
-        centres = grid.centers(dim)
-        if name not in da.coords:
-            raise TruthError(f"{what} has no '{name}' coordinate; add the cell-centre coordinate "
-                             f"{name} = {name}0 + (i + 1/2) d{name}")
-        given = np.asarray(da[name].values, dtype=np.float64)
-        if given.size != centres.size:
-            raise TruthError(f"{what} has {given.size} cells along {name}, the case grid has "
-                             f"{centres.size} (grid.n{name} = {centres.size}); regrid the file or "
-                             f"set grid.n{name} = {given.size}")
-        (lo, hi) = grid.domain[dim]
-        bad = np.flatnonzero(np.abs(given - centres) > TIME_TOLERANCE * max(abs(lo), abs(hi), hi - lo))
-        if bad.size:
-            i = int(bad[0])
-            raise TruthError(f"{what}: {name}[{i}] = {given[i]:.12g} is not the case grid's cell centre "
-                             f"{centres[i]:.12g} (domain [{lo:g}, {hi:g}], d{name} = {grid.step[dim]:g}); "
-                             f"write the data at the centres {name}0 + (i + 1/2) d{name}, or change "
-                             "grid.domain / grid.n" + name)
-    if "time" not in da.coords:
-        raise TruthError(f"{what} has no 'time' coordinate")
-    return da
+    """``da`` with dims (time, [y,] x), checked to sit on ``grid``'s cell centres (`fieldfile`)."""
+    try:
+        return field_on_grid(da, grid, what, time="required", require_coordinates=True)
+    except FieldFileError as err:
+        raise TruthError(str(err)) from None
 
 
 def _time_index(given: np.ndarray, case, what: str) -> np.ndarray:

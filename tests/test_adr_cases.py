@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import oceanclosure
+import oceanclosure.analysis
 from oceanclosure import CaseError
 
 CASE = """
@@ -128,3 +129,17 @@ output_interval = 0.05
     case = _load(tmp_path, text=text)
     with pytest.raises(ValueError, match="physics.diffusivity must be nonnegative"):
         oceanclosure.run(case)
+
+
+def test_the_cli_runs_a_multi_field_case_and_summarises_and_plots_every_field(tmp_path, capsys):
+    from oceanclosure import cli
+
+    (tmp_path / "case.toml").write_text(CASE)
+    out = tmp_path / "o.nc"
+    assert cli.main(["run", str(tmp_path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "A range" in printed and "B range" in printed
+    assert out.with_suffix(".png").stat().st_size > 10_000
+    ds = oceanclosure.analysis.open_run(out)
+    assert oceanclosure.analysis.field_names(ds) == ["A", "B"]
+    assert ds["A"].attrs["units"] == "mmol m-3" and ds["z"].attrs["positive"] == "up"

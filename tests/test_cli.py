@@ -39,7 +39,8 @@ def test_set_overrides_reach_the_run(tmp_path, capsys):
     ds = analysis.open_run(out)
     assert ds.sizes["x"] == 64
     assert 'nu = 0.004' in ds.attrs["case_toml"]
-    np.testing.assert_allclose(ds["u"].isel(time=0), ds.x * (1.25 - ds.x), rtol=1e-6)
+    dx = 1.25 / 64  # the initial state holds cell averages: those of x(1.25 - x) are f(x) - dx²/12
+    np.testing.assert_allclose(ds["u"].isel(time=0), ds.x * (1.25 - ds.x) - dx**2 / 12, rtol=1e-6)
     assert not out.with_suffix(".png").exists()
 
 
@@ -80,15 +81,37 @@ def test_missing_case_directory(tmp_path, capsys):
     assert code == cli.EXIT_BAD_INPUT and "case.toml" in stderr
 
 
-def test_blow_up_keeps_the_finite_output(tmp_path, capsys):
-    case = tmp_path / "anti"
+def _blow_up_case(tmp_path) -> Path:
+    """u_t + u_x = 0.001 u_xx + u²: valid input whose solution reaches infinity near t = 2/3."""
+    case = tmp_path / "explosive"
     case.mkdir()
-    (case / "case.toml").write_text(
-        '[grid]\ndomain = [0.0, 1.0]\nnx = 64\n'
-        '[physics]\nmodel = "advection_diffusion"\nvelocity = 1.0\ndiffusivity = "-0.01"\nscheme = "upwind"\n'
-        '[initial_condition]\nexpression = "sin(2*pi*x) + 0.01*sin(64*pi*x)"\n'
-        '[time]\nstop = 5.0\noutput_interval = 0.05\n'
-    )
+    (case / "case.toml").write_text(BLOW_UP_CASE)
+    return case
+
+
+BLOW_UP_CASE = """
+[grid]
+domain = [0.0, 1.0]
+nx = 64
+
+[physics]
+model = "advection_diffusion_reaction"
+variables = { u = { units = "1" } }
+diffusivity = 0.001
+velocity = { u = 1.0 }
+reactions = { u = "u**2" }
+
+[initial_condition]
+expression = "1 + 0.5*sin(2*pi*x)"
+
+[time]
+stop = 5.0
+output_interval = 0.05
+"""
+
+
+def test_blow_up_keeps_the_finite_output(tmp_path, capsys):
+    case = _blow_up_case(tmp_path)
     code, _, stderr = _run(capsys, "run", str(case), "--no-plot")
     assert code == cli.EXIT_RUN_FAILED
     assert "stopped being finite" in stderr and "Traceback" not in stderr
@@ -100,3 +123,55 @@ def test_blow_up_keeps_the_finite_output(tmp_path, capsys):
 def test_debug_flag_shows_the_traceback(tmp_path):
     with pytest.raises(ValueError, match="stability limit"):
         cli.main(["--debug", "run", str(SHOCK), "--out", str(tmp_path / "r.nc"), "--set", "time.dt=1.0"])
+
+
+def test_blow_up_says_how_far_it_got_and_marks_the_file(tmp_path, capsys):
+    case = _blow_up_case(tmp_path)
+    out = tmp_path / "run.nc"
+    code, _, stderr = _run(capsys, "run", str(case), "--out", str(out), "--no-plot")
+    assert code == cli.EXIT_RUN_FAILED
+    ds = analysis.open_run(out)
+    reached = float(ds.time[-1])
+    assert f"t = {reached:g} of 5" in stderr and str(out) in stderr and "incomplete" in stderr
+    assert "stopped being finite" in ds.attrs["incomplete"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+class _Interrupting:
+    """Stands in for the progress bar and presses Ctrl-C after two outputs."""
+
+    def __enter__(self):
+        self.calls = 0
+        return self
+
+    def __call__(self, t, stop):
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_interrupt_exits_130_and_keeps_the_part_computed(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "_progress", _Interrupting)
+    out = tmp_path / "run.nc"
+    code, stdout, stderr = _run(capsys, "run", str(SHOCK), "--out", str(out), "--set", "time.stop=0.5")
+    assert code == cli.EXIT_INTERRUPTED == 130
+    assert "t = 0.2 of 0.5" in stderr and str(out) in stderr and "Traceback" not in stderr
+    ds = analysis.open_run(out)
+    np.testing.assert_allclose(ds["time"].values, [0.0, 0.1, 0.2])
+    assert "interrupted (SIGINT)" in ds.attrs["incomplete"]
+    assert not out.with_suffix(".png").exists() and "wrote" not in stdout
+
+
+def test_summary_reads_the_streamed_file(tmp_path, capsys):
+    out = tmp_path / "run.nc"
+    code, stdout, stderr = _run(capsys, "run", str(SHOCK), "--out", str(out), "--no-plot", "--set", "time.stop=0.3")
+    assert code == 0, stderr
+    ds = analysis.open_run(out)
+    assert "u_baseline" in ds
+    base = float(stdout.split("no closure  time-mean RMS error")[1].split(";")[0])
+    assert base == pytest.approx(analysis.time_mean_rms(ds["u_baseline"], ds["u_truth"]), rel=1e-3)
+    u = ds["u"]
+    assert f"[{float(u.min()):.4g}, {float(u.max()):.4g}]" in stdout

@@ -1,4 +1,4 @@
-"""The shipped advecting-shock closure on the 7x7 (Nx, Re) grid of SCIENCE.md §3 (slow: ~3 min).
+"""The shipped advecting-shock closure on the 7x7 (Nx, Re) grid of docs/reference_problems.md §3 (slow: ~3 min).
 
 Targets (issue 4): at every Re >= 250 the closure's time-mean RMS error is at most half the
 no-closure error, and the mean over the grid is <= 0.0039. Run with ``pytest -m slow``.

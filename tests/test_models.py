@@ -43,7 +43,7 @@ def _refinement(make_model, exact, nxs, domain, t_end, stepper="ssprk3"):
     return np.array([_rms_error_at(make_model, exact, nx, domain, t_end, stepper) for nx in nxs])
 
 
-# --- advecting shock (SCIENCE.md §3) ---------------------------------------------
+# --- advecting shock (docs/reference_problems.md §3) ---------------------------------------------
 
 
 def test_advecting_shock_matches_the_exact_solution():
@@ -51,7 +51,7 @@ def test_advecting_shock_matches_the_exact_solution():
 
     Measured time-mean spatial RMS error: 2.10e-5 over t in [0, 1] (interior
     error only) and 3.45e-4 over [0, 2] (by then the zero-gradient right wall,
-    which the exact solution does not satisfy at Re = 50, dominates; SCIENCE.md
+    which the exact solution does not satisfy at Re = 50, dominates; docs/reference_problems.md
     §3). Bounds are twice those.
     """
     nu = 0.02
@@ -120,7 +120,7 @@ def _kdv_model(grid):
     [
         # eta = 1, from x = -4 to 0 by t = 1; measured 1.36e-2, 3.35e-3, 8.35e-4 (order 2.01)
         (lambda x, t: analytic.kdv_one_soliton(x, t, eta=1.0, x0=-4.0), 6.7e-3),
-        # SCIENCE.md §2 parameters; measured 3.62e-2, 8.87e-3, 2.21e-3 (order 2.02)
+        # docs/reference_problems.md §2 parameters; measured 3.62e-2, 8.87e-3, 2.21e-3 (order 2.02)
         (lambda x, t: analytic.kdv_two_soliton(x, t, eta1=1.2, eta2=0.8, x1=-6.0, x2=-2.0), 1.8e-2),
     ],
     ids=["one_soliton", "two_soliton"],

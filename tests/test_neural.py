@@ -29,7 +29,7 @@ U0 = 0.3 + np.sin(X) + 0.2 * np.cos(3 * X + 0.4)
 
 
 def _net(flux_form=False, inputs=INPUTS, **kwargs):
-    """The paper's network (SCIENCE.md §3) with fixed input scales."""
+    """The paper's network (docs/reference_problems.md §3) with fixed input scales."""
     options = dict(parameters=("nu",), output_scale="abs_u", scales=SCALES, seed=0)
     options.update(kwargs)
     return NeuralClosure(inputs, flux_form=flux_form, **options)

@@ -264,7 +264,7 @@ def test_checkpoint_of_another_spec_is_refused(tmp_path, capsys):
 
 
 def test_kdv_two_soliton_recovers_the_missing_physics(tmp_path):
-    """SCIENCE.md §2: -u_xxx - 5 u u_x within 2%, u_xx and u^2 u_x pruned (~35 s on 2 cores)."""
+    """docs/reference_problems.md §2: -u_xxx - 5 u u_x within 2%, u_xx and u^2 u_x pruned (~35 s on 2 cores)."""
     from oceanclosure.training.api import train
 
     case_dir = __import__("shutil").copytree(REPO / "cases" / "kdv_two_soliton", tmp_path / "kdv",

@@ -118,6 +118,10 @@ BAD_TRUTH = {
         _with(truth={"fine": {}}, initial_condition={"truth": True}),
         "initial_condition.truth: requires an analytic truth ([truth] analytic = ...)"),
     "output not a string": (_with(truth__output=3), "truth.output: expected a string (got 3)"),
+    "unknown sampling": (_with(truth__sampling="midpoint"),
+                         "truth.sampling: expected one of 'cell_average', 'point' (got 'midpoint')"),
+    "sampling with fine": (_with(truth={"fine": {}, "sampling": "point"}),
+                           "truth.sampling: only allowed together with analytic"),
 }
 
 
@@ -140,19 +144,36 @@ def test_fine_physics_may_name_a_richer_model(tmp_path):
 # sources
 
 
-def test_analytic_truth_is_the_solution_at_the_centres(tmp_path):
+def test_analytic_truth_is_the_cell_average_of_the_solution(tmp_path):
     case = shock_case(tmp_path)
+    assert case.truth.sampling == "cell_average"
     ds = truth.generate_truth(case)
     x = (np.arange(25) + 0.5) * 1.25 / 25
+    faces = np.arange(26) * 1.25 / 25
     times = np.linspace(0.0, 0.5, 6)
     np.testing.assert_allclose(ds.time.values, times, rtol=0, atol=1e-12)
     np.testing.assert_allclose(ds.x.values, x, rtol=1e-13)
-    expected = np.stack([advecting_shock(x, t, nu=NU) for t in times])
-    np.testing.assert_allclose(ds["u"].values, expected, rtol=1e-12, atol=1e-15)
+    # Re = 100 on 25 cells: smooth, so 16 plain Gauss points per cell are exact to round-off
+    expected = np.stack([cell_average(lambda x, t=t: advecting_shock(x, t, nu=NU), faces[:-1], faces[1:], order=16)
+                         for t in times])
+    np.testing.assert_allclose(ds["u"].values, expected, rtol=0, atol=1e-15)
+    assert np.max(np.abs(ds["u"].values - np.stack([advecting_shock(x, t, nu=NU) for t in times]))) > 1e-3
     assert ds["u"].dims == ("time", "x") and ds["u"].dtype == np.float64
     assert ds.attrs["truth_source"] == "analytic" and ds.attrs["truth_analytic"] == "advecting_shock"
+    assert ds.attrs["truth_sampling"] == "cell_average"
     assert ds.attrs["grid_nx"] == 25 and ds.attrs["grid_bounded"] == "1"
     assert {"oceanclosure_version", "git_revision", "jax_version", "case_toml"} <= set(ds.attrs)
+
+
+def test_point_sampled_analytic_truth_is_the_solution_at_the_centres(tmp_path):
+    case = shock_case(tmp_path, truth={"analytic": "advecting_shock", "sampling": "point"})
+    ds = truth.generate_truth(case)
+    x = (np.arange(25) + 0.5) * 1.25 / 25
+    expected = np.stack([advecting_shock(x, t, nu=NU) for t in ds.time.values])
+    np.testing.assert_allclose(ds["u"].values, expected, rtol=1e-12, atol=1e-15)
+    assert ds.attrs["truth_sampling"] == "point"
+    default = shock_case(tmp_path / "default")
+    assert truth.truth_key(case) != truth.truth_key(default)  # a stored truth of the other sampling is refused
 
 
 def test_fine_truth_is_closer_to_the_solution_than_the_coarse_run(tmp_path):
@@ -169,7 +190,7 @@ def test_fine_truth_is_closer_to_the_solution_than_the_coarse_run(tmp_path):
                       for t in ds.time.values])  # the truth is a cell average: compare like with like
     coarse = run(case, closure=NoClosure())["u"].values
     fine_error, coarse_error = rms(ds["u"].values, exact), rms(coarse, exact)
-    assert fine_error < 2e-4, fine_error  # measured 2.4e-5 (coarse upwind: 5.8e-3)
+    assert fine_error < 2e-4, fine_error  # measured 1.9e-5, coarse 6.0e-3 (centre-value IC: 2.4e-5, 5.8e-3)
     assert fine_error < 0.05 * coarse_error, (fine_error, coarse_error)
 
 

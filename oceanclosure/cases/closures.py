@@ -83,7 +83,7 @@ class _LibraryTerms(_Model):
 
 
 class NetworkConfig(_Model):
-    """A pointwise MLP over stencil features (SCIENCE.md §3)."""
+    """A pointwise MLP over stencil features (docs/reference_problems.md §3)."""
 
     inputs: tuple[Text, ...]
     hidden: tuple[Count, ...] = (10, 7, 5, 5, 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import (
     Any,
+    Literal,
     Optional,
 )
 
@@ -14,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from ..quadrature import SAMPLINGS
 from .base import (
     IC_SOURCES,
     Flag,
@@ -30,16 +32,25 @@ from .base import (
 # [initial_condition], [truth]
 
 
-IC_KEYS = ("expression", "file", "variable", "truth")
+IC_KEYS = ("expression", "file", "variable", "truth", "sampling")
+SAMPLED_SOURCES = ("expression", "truth")
+"""The sources that are functions of x (and y): they take ``sampling``."""
 
 
 class FieldInitialCondition(_Model):
-    """The initial state of one field: exactly one of ``expression``, ``file``, ``truth = true``."""
+    """The initial state of one field: exactly one of ``expression``, ``file``, ``truth = true``.
+
+    ``sampling`` says how an expression or the analytic truth becomes the state:
+    ``"cell_average"`` (default), ū_i = (1/|C_i|) ∫_{C_i} u₀ dx by adaptive
+    Gauss–Legendre quadrature (`quadrature.cell_average`), or ``"point"``,
+    u₀(x_i) at the cell centres. A file is read as it is.
+    """
 
     expression: Optional[Text] = None
     file: Optional[Text] = None
     variable: Optional[Text] = None
     truth: Optional[Flag] = None
+    sampling: Optional[Literal[SAMPLINGS]] = None
 
     @property
     def source(self) -> str:
@@ -54,6 +65,8 @@ class FieldInitialCondition(_Model):
                 data = {**data, "expression": repr(data["expression"])}
             if "file" in data and "variable" not in data:
                 data = {**data, "variable": "u"}
+            if "sampling" not in data and any(data.get(k) not in (None, False) for k in SAMPLED_SOURCES):
+                data = {**data, "sampling": "cell_average"}
         return data
 
     @field_validator("expression")
@@ -100,6 +113,9 @@ class FieldInitialCondition(_Model):
         if self.variable is not None and self.file is None:
             problems.append(_Problem(("variable",), "only allowed together with file",
                                      self.variable))
+        if self.sampling is not None and self.file is not None:
+            problems.append(_Problem(("sampling",), "only allowed together with expression or "
+                                     "truth = true (a file is read as it is)", self.sampling))
         return problems
 
 
@@ -115,13 +131,15 @@ class InitialConditionConfig(FieldInitialCondition):
     @model_validator(mode="before")
     @classmethod
     def _per_field(cls, data: Any) -> Any:
-        """Keys that are not a source key are per-field tables."""
+        """Keys that are not a source key are per-field tables; a shared ``sampling`` goes to each."""
         if isinstance(data, dict) and "fields" not in data:
             named = {k: v for k, v in data.items() if k not in IC_KEYS}
-            named = {k: ({**v, "variable": k} if isinstance(v, dict) and "file" in v and "variable" not in v else v)
-                     for k, v in named.items()}  # a field's file variable defaults to the field's name
+            sampling = data.get("sampling")
+            named = {k: _field_defaults(k, v, sampling) for k, v in named.items()}
             if named:
-                data = {**{k: v for k, v in data.items() if k not in named}, "fields": named}
+                taken = any(isinstance(v, dict) and "sampling" in v for v in named.values())
+                moved = [*named, *(["sampling"] if sampling is not None and taken else [])]
+                data = {**{k: v for k, v in data.items() if k not in moved}, "fields": named}
         return data
 
     @property
@@ -143,6 +161,17 @@ class InitialConditionConfig(FieldInitialCondition):
         flat = [k for k in IC_KEYS if getattr(self, k) not in (None, False)]
         return [_Problem((k,), "cannot be combined with per-field tables ([initial_condition.<name>]); "
                          "give each field its own source") for k in flat]
+
+
+def _field_defaults(name: str, table: Any, sampling: Any) -> Any:
+    """A per-field table with its defaults: the file variable is the field's name; the shared sampling."""
+    if not isinstance(table, dict):
+        return table
+    if "file" in table and "variable" not in table:
+        table = {**table, "variable": name}
+    if sampling is not None and "sampling" not in table and any(k in table for k in SAMPLED_SOURCES):
+        table = {**table, "sampling": sampling}
+    return table
 
 
 def check_initial_condition(ic: InitialConditionConfig, variables: tuple[str, ...]) -> list[_Problem]:

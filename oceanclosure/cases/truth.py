@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from ..quadrature import SAMPLINGS
 from .base import (
     PRECISIONS,
     STEPPERS,
@@ -80,13 +81,16 @@ class FineTruthConfig(_Model):
 class TruthConfig(_Model):
     """``[truth]``: exactly one source (``analytic``, ``fine`` or ``file``), and ``output``.
 
-    ``parameters`` are extra parameters of the analytic solution; ``variable`` names
-    the field in ``file``; ``output`` is where a generated truth is written
-    (relative to the case directory).
+    ``parameters`` are extra parameters of the analytic solution; ``sampling`` is how
+    it is put on the grid: ``"cell_average"`` (default; ū_i(t) = (1/|C_i|) ∫_{C_i} u dx,
+    what a finite-volume state holds) or ``"point"`` (u(x_i, t) at the centres);
+    ``variable`` names the field in ``file``; ``output`` is where a generated truth is
+    written (relative to the case directory).
     """
 
     analytic: Optional[Text] = None
     parameters: dict[Text, Number] = Field(default_factory=dict)
+    sampling: Optional[Literal[SAMPLINGS]] = None
     fine: Optional[FineTruthConfig] = None
     file: Optional[Text] = None
     variable: Optional[Text] = None
@@ -102,6 +106,8 @@ class TruthConfig(_Model):
     def _defaults(cls, data: Any) -> Any:
         if isinstance(data, dict) and "file" in data and "variable" not in data:
             data = {**data, "variable": "u"}
+        if isinstance(data, dict) and data.get("analytic") is not None and "sampling" not in data:
+            data = {**data, "sampling": "cell_average"}
         return data
 
     @field_validator("analytic")
@@ -127,4 +133,8 @@ class TruthConfig(_Model):
         if self.variable is not None and self.file is None:
             problems.append(_Problem(("variable",), "only allowed together with file",
                                      self.variable))
+        if self.sampling is not None and self.analytic is None:
+            problems.append(_Problem(("sampling",), "only allowed together with analytic (a fine "
+                                     "truth is cell-averaged already, a file is read as it is)",
+                                     self.sampling))
         return problems + _file_problem(self.file, "file", ctx)

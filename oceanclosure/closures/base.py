@@ -15,8 +15,15 @@ A closure adds a tendency to a model's right-hand side:
 * Trainable weights belong to the closure object. Closures are `flax.nnx`
   modules, hence pytrees: a rollout takes the closure as an argument and
   ``jax.grad`` differentiates through it.
-* The result is always a tendency, in the units of du/dt. A flux-form closure
-  computes it as the divergence of its own face fluxes.
+* ``tendency`` gives sources, in the units of du/dt. A flux closure
+  (`FluxClosure`) gives face fluxes instead: ``fluxes(u, state, grid, t, physics)
+  -> {name: (F per dimension, faces on the last axis)}``, which the model adds to
+  its own face fluxes before its one divergence, so they obey the model's
+  boundary conditions. At a periodic boundary a closure flux wraps; at a
+  Dirichlet or Neumann wall the closure's own wall-face flux (from its one-sided
+  stencil, or zero) is added to the model's; at a flux wall the prescribed flux
+  is the total, so the closure's wall-face flux is dropped. Called standalone,
+  ``closure(u, …)`` returns the divergence of its fluxes (its own walls).
 * ``state`` is a pytree threaded through the `lax.scan` carry (delay buffers live
   there, never on the module). A Runge-Kutta step (`simulation.make_step`)
   calls ``observe`` *once*, with the accepted (uₙ, tₙ), and carries the state it
@@ -60,6 +67,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from ..fluxes import divergence
+
 
 class Closure(nnx.Module):
     """Base class: subclasses implement `__call__` and, if stateful, `init`, `observe`, `tendency`."""
@@ -91,6 +100,15 @@ class Closure(nnx.Module):
         Default: ``self(u, state, grid, t, physics)[0]`` (a Markovian closure).
         """
         return self(u, state, grid, t, physics)[0]
+
+    @property
+    def has_fluxes(self) -> bool:
+        """Whether `fluxes` gives face fluxes (flux closures) rather than None."""
+        return False
+
+    def fluxes(self, u, state, grid, t, physics):
+        """Face fluxes ``{name: (F_dim0, …)}`` (faces on the last axis), or None (no fluxes)."""
+        return None
 
     def rates(self, grid, physics, fields) -> dict[str, float]:
         """Eigenvalue rates (1/time) this closure adds at the state ``fields``.
@@ -139,6 +157,56 @@ class Closure(nnx.Module):
         return False
 
 
+class FluxClosure(Closure):
+    """A closure that contributes face fluxes only (conservative by construction).
+
+    Subclasses implement `fluxes`. `tendency` (the sources) is zero; called
+    standalone, the closure gives the divergence of its fluxes.
+    """
+
+    variables: tuple[str, ...] = ("u",)
+
+    @property
+    def has_fluxes(self) -> bool:
+        return True
+
+    def fluxes(self, u, state, grid, t, physics):
+        raise NotImplementedError
+
+    def tendency(self, u, state, grid, t, physics):
+        return _zeros_like_state(u)
+
+    def __call__(self, u, state, grid, t, physics):
+        fluxes = self.fluxes(u, state, grid, t, physics)
+        out = {name: flux_divergence(f, grid) for name, f in fluxes.items()}
+        return like_state(u, out, self.variables), state
+
+    @property
+    def conserves(self) -> dict[str, float] | None:
+        return {name: 1.0 for name in self.variables}
+
+
+def flux_divergence(fluxes: Sequence, grid):
+    """−Σ_d ∂F_d/∂x_d at the cell centres from face fluxes per dimension (faces on the last axis)."""
+    total = None
+    for dim, flux in enumerate(fluxes):
+        term = jnp.moveaxis(divergence(flux, grid.step[dim]), -1, grid.array_axis(dim))
+        total = term if total is None else total + term
+    return total
+
+
+def add_fluxes(total, extra):
+    """Face fluxes summed per field and dimension (either may be None)."""
+    if extra is None:
+        return total
+    if total is None:
+        return dict(extra)
+    out = dict(total)
+    for name, per_dim in extra.items():
+        out[name] = per_dim if name not in out else tuple(a + b for a, b in zip(out[name], per_dim))
+    return out
+
+
 class NoClosure(Closure):
     """The null closure: zero tendency, no state."""
 
@@ -171,6 +239,17 @@ class ClosureSum(Closure):
 
     def observe(self, u, state, grid, t, physics):
         return tuple(c.observe(u, s, grid, t, physics) for c, s in zip(self.closures, state))
+
+    @property
+    def has_fluxes(self) -> bool:
+        return any(c.has_fluxes for c in self.closures)
+
+    def fluxes(self, u, state, grid, t, physics):
+        total = None
+        for closure, sub_state in zip(self.closures, state):
+            if closure.has_fluxes:
+                total = add_fluxes(total, closure.fluxes(u, sub_state, grid, t, physics))
+        return total
 
     def tendency(self, u, state, grid, t, physics):
         total = _zeros_like_state(u)

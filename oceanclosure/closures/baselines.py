@@ -31,14 +31,13 @@ from typing import Callable
 import jax.numpy as jnp
 from flax import nnx
 
-from ..fluxes import divergence
 from ..stencils import derivative, half_width
-from .base import Closure, as_fields, like_state
+from .base import Closure, FluxClosure, as_fields, like_state
 
 WALLS = ("one_sided", "no_flux")
 
 
-class SmagorinskyClosure(Closure):
+class SmagorinskyClosure(FluxClosure):
     """Smagorinsky eddy viscosity ν_t = (C_s Δx)² |uₓ|, as ∂ₓ(ν_t uₓ) in flux form.
 
     Face flux F_j = −(C_s Δx)² |g_j| g_j. It dissipates: with periodic or
@@ -57,12 +56,13 @@ class SmagorinskyClosure(Closure):
         self.cs = float(cs)
         self.walls = _check_walls("SmagorinskyClosure", walls)
         self.variable = variable
+        self.variables = (variable,)
 
-    def __call__(self, u, state, grid, t, physics):
+    def fluxes(self, u, state, grid, t, physics):
         def flux(line, g, h, bounded):
             return -((self.cs * h) ** 2) * jnp.abs(g) * g
 
-        return _on_variable(self.variable, u, lambda q: _flux_form_tendency(q, grid, flux, self.walls)), state
+        return {self.variable: _face_fluxes(_field(self.variable, u), grid, flux, self.walls)}
 
     def rates(self, grid, physics, fields) -> dict[str, float]:
         """Rates for the state ``u``: diffusive Σ_d 4 C_s² max|g_d| over the face gradients
@@ -80,7 +80,7 @@ class SmagorinskyClosure(Closure):
         return {"diffusive": rate}
 
 
-class EddyDiffusivityClosure(Closure):
+class EddyDiffusivityClosure(FluxClosure):
     """A constant eddy diffusivity κ: ∂ₓ(κ uₓ) in flux form, face flux −κ g_j.
 
     Args:
@@ -96,16 +96,17 @@ class EddyDiffusivityClosure(Closure):
             raise ValueError(f"EddyDiffusivityClosure: kappa must be >= 0, got {kappa}")
         self.walls = _check_walls("EddyDiffusivityClosure", walls)
         self.variable = variable
+        self.variables = (variable,)
         value = jnp.asarray(kappa, dtype=float)
         self.kappa = nnx.Param(value) if trainable else nnx.Variable(value)
 
-    def __call__(self, u, state, grid, t, physics):
+    def fluxes(self, u, state, grid, t, physics):
         kappa = self.kappa[...]
 
         def flux(line, g, h, bounded):
             return -kappa.astype(g.dtype) * g
 
-        return _on_variable(self.variable, u, lambda q: _flux_form_tendency(q, grid, flux, self.walls)), state
+        return {self.variable: _face_fluxes(_field(self.variable, u), grid, flux, self.walls)}
 
     def rates(self, grid, physics, fields) -> dict[str, float]:
         """Diffusive rate Σ_d 2|κ|/h_d² (also bounds the one-sided wall rows)."""
@@ -129,7 +130,7 @@ class UpwindCorrectionClosure(Closure):
       a sign, Godunov's flux plus F_j is exactly the central flux (u_{j−1}² + u_j²)/4,
       so upwind + correction is the second-order central scheme there.
     * the pointwise form is −(Δx/2) |u| uₓₓ only (the library term
-      ``dx*u*u_xx`` of SCIENCE.md §3), uₓₓ from `stencils.derivative` (one-sided next
+      ``dx*u*u_xx`` of docs/reference_problems.md §3), uₓₓ from `stencils.derivative` (one-sided next
       to walls). It leaves the source +(Δx/2) sign(u) uₓ² of the truncation error
       uncancelled and, measured on the advecting shock (Nx = 200, Re = 250,
       t ≤ 1), *raises* the upwind error from 0.0026 to 0.0060, whereas the flux form
@@ -155,12 +156,30 @@ class UpwindCorrectionClosure(Closure):
         self.stencil_width = 1 if form == "flux" else half_width(2, accuracy)
         self.variable = variable
 
-    def __call__(self, u, state, grid, t, physics):
-        return _on_variable(self.variable, u, lambda q: self._tendency(q, grid)), state
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return (self.variable,)
 
-    def _tendency(self, u, grid):
+    @property
+    def has_fluxes(self) -> bool:
+        return self.form == "flux"
+
+    def fluxes(self, u, state, grid, t, physics):
+        if self.form != "flux":
+            return None
+        return {self.variable: _face_fluxes(_field(self.variable, u), grid, _anti_upwind_flux, self.walls)}
+
+    def tendency(self, u, state, grid, t, physics):
         if self.form == "flux":
-            return _flux_form_tendency(u, grid, _anti_upwind_flux, self.walls)
+            return FluxClosure.tendency(self, u, state, grid, t, physics)
+        return _on_variable(self.variable, u, lambda q: self._pointwise(q, grid))
+
+    def __call__(self, u, state, grid, t, physics):
+        if self.form == "flux":
+            return FluxClosure.__call__(self, u, state, grid, t, physics)
+        return self.tendency(u, state, grid, t, physics), state
+
+    def _pointwise(self, u, grid):
         total = None
         for dim, h in enumerate(grid.step):
             term = -(h / 2) * jnp.abs(u) * derivative(u, grid, dim, 2, self.accuracy)
@@ -185,16 +204,21 @@ def _on_variable(variable: str, u, tendency: Callable):
 
 
 
-def _flux_form_tendency(u, grid, flux: Callable, walls: str):
-    """Σ_d −divergence of ``flux(line, face gradient, h, bounded)`` along each dimension."""
-    total = None
+def _field(variable: str, u):
+    fields = as_fields(u, (variable,))
+    if variable not in fields:
+        raise ValueError(f"this closure acts on '{variable}', which is not a field of the state ({list(fields)})")
+    return fields[variable]
+
+
+def _face_fluxes(u, grid, flux: Callable, walls: str) -> tuple:
+    """``flux(line, face gradient, h, bounded)`` at the faces of each dimension (faces on the last axis)."""
+    out = []
     for dim, h in enumerate(grid.step):
         line = jnp.moveaxis(u, grid.array_axis(dim), -1)
         bounded = grid.bounded[dim]
-        g = face_gradient(line, h, bounded, walls)
-        term = jnp.moveaxis(divergence(flux(line, g, h, bounded), h), -1, grid.array_axis(dim))
-        total = term if total is None else total + term
-    return total
+        out.append(flux(line, face_gradient(line, h, bounded, walls), h, bounded))
+    return tuple(out)
 
 
 def face_gradient(line, h: float, bounded: bool, walls: str = "one_sided"):

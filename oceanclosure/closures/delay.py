@@ -1,7 +1,7 @@
 """Non-Markovian closures: a discrete delay and a distributed (integral) delay.
 
     discrete:     ∂u/∂t += D(u(t − τ))
-    distributed:  ∂u/∂t += y(t) = ∫_{t−τ₁}^{t−τ₂} D(u(s)) ds        (SCIENCE.md §1)
+    distributed:  ∂u/∂t += y(t) = ∫_{t−τ₁}^{t−τ₂} D(u(s)) ds        (docs/reference_problems.md §1)
 
 D is any *Markovian* closure (a `LibraryClosure`, a pointwise network, ...),
 called as ``D(u, (), grid, t, physics)[0]``; its weights stay trainable because
@@ -111,7 +111,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .base import Closure
+from .base import Closure, flux_divergence, like_state
 
 tree_map = jax.tree_util.tree_map
 
@@ -169,15 +169,33 @@ class _DelayClosure(Closure):
         t = jnp.asarray(t, state.times.dtype)
         return _observe(state, t, self._inner(u, grid, t, physics), self.buffer_dt)
 
-    def tendency(self, u, state, grid, t, physics):
-        """Read the buffered D values at time t (``u`` is not used unless τ = 0)."""
+    def _buffered(self, u, state, grid, t, physics):
+        """D at time t: read from the buffer, or D(u) itself when τ = 0."""
         if self.instantaneous:
             return self._inner(u, grid, t, physics)
         t = jnp.asarray(t, state.times.dtype)
         return self._read(_chronological(state.times, state.head), state, t)
 
+    @property
+    def has_fluxes(self) -> bool:
+        """A delayed flux closure buffers its face fluxes, and is a flux closure itself."""
+        return self.inner.has_fluxes
+
+    def fluxes(self, u, state, grid, t, physics):
+        return self._buffered(u, state, grid, t, physics) if self.has_fluxes else None
+
+    def tendency(self, u, state, grid, t, physics):
+        """Read the buffered D values at time t (``u`` is not used unless τ = 0)."""
+        if self.has_fluxes:
+            return like_state(u, {}, getattr(self.inner, "variables", ("u",)))
+        return self._buffered(u, state, grid, t, physics)
+
     def __call__(self, u, state, grid, t, physics):
         state = self.observe(u, state, grid, t, physics)
+        if self.has_fluxes:
+            fluxes = self.fluxes(u, state, grid, t, physics)
+            out = {name: flux_divergence(f, grid) for name, f in fluxes.items()}
+            return like_state(u, out, getattr(self.inner, "variables", ("u",))), state
         return self.tendency(u, state, grid, t, physics), state
 
     def init(self, grid, u0, t0: float = 0.0, physics=None):
@@ -252,6 +270,9 @@ class _DelayClosure(Closure):
     # --- helpers --------------------------------------------------------------
 
     def _inner(self, u, grid, t, physics):
+        """D(u): the inner closure's face fluxes if it is a flux closure, else its tendency."""
+        if self.inner.has_fluxes:
+            return self.inner.fluxes(u, (), grid, t, physics)
         return self.inner(u, (), grid, t, physics)[0]
 
     def _record_levels(self, samples, grid, times, physics):
@@ -362,7 +383,8 @@ class DistributedDelayClosure(_DelayClosure):
 
 
 def _fresh_state(values, times, like) -> DelayState:
-    values = tree_map(lambda v, u: jnp.asarray(v, jnp.result_type(u)), values, like)
+    dtype = jnp.result_type(jax.tree_util.tree_leaves(like)[0])
+    values = tree_map(lambda v: jnp.asarray(v, dtype), values)  # D values (or fluxes) in the state's dtype
     head = jnp.asarray(times.shape[0] - 1, jnp.int32)
     return DelayState(values, times, head, times[-1])
 

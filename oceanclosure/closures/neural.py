@@ -1,6 +1,6 @@
 """Neural closures: a small network applied at every cell, on any grid.
 
-Pointwise form (the gnCM Markovian / non-Markovian network, SCIENCE.md §1, §3):
+Pointwise form (the gnCM Markovian / non-Markovian network, docs/reference_problems.md §1, §3):
 
     ∂u/∂t += s(x) · N_φ(q(x)),    q = (f_1 / σ_1, …, f_m / σ_m)
 
@@ -17,9 +17,12 @@ Flux form (conservative by construction, 1D):
 Face j lies between cells j−1 and j (`oceanclosure.fluxes`). Its flux reads the
 *concatenated* normalised features of the two neighbour cells, left cell first
 (so the network may learn a direction, e.g. upwinding). On a periodic dimension
-face 0 and face n are the same face; on a bounded one (``grid.bounded``) both
-wall fluxes are zero (no-flux walls), so in either case Σ_j u_j dx is conserved to
-round-off. A face output scale is the mean of the two cells' values.
+face 0 and face n are the same face; on a bounded one (``grid.bounded``) the
+network has no cell beyond the wall, and its wall-face flux is zero. In a
+simulation the fluxes go to the model (`fluxes`), which adds them to its own
+before the divergence: the total wall flux is then the model's at a Dirichlet or
+Neumann wall and the prescribed one at a flux wall. A face output scale is the
+mean of the two cells' values.
 
 The weights are `nnx.Param` (trainable); input scales, names and sizes are
 static. Initialisation is deterministic from ``seed`` (or ``rngs``).
@@ -178,6 +181,29 @@ class NeuralClosure(Closure):
     def __call__(self, u, state, grid, t, physics):
         fields = as_fields(u, self.variables)
         return like_state(u, self.tendencies(fields, grid, physics), self.variables), state
+
+    @property
+    def has_fluxes(self) -> bool:
+        return self.flux_form
+
+    def fluxes(self, u, state, grid, t, physics):
+        """In flux form, the face fluxes ``{variable: (F,)}`` (module docstring); else None."""
+        if not self.flux_form:
+            return None
+        fields = as_fields(u, self.variables)
+        flux = self.face_fluxes(self.input_stack(fields, grid, physics), self.output_scale_values(fields, grid, physics),
+                                grid)
+        return {v: (flux[..., k],) for k, v in enumerate(self.variables)}
+
+    def tendency(self, u, state, grid, t, physics):
+        """The pointwise tendency; zero in flux form, whose face fluxes go through `fluxes`."""
+        if self.flux_form:
+            return like_state(u, {}, self.variables)
+        return self(u, state, grid, t, physics)[0]
+
+    @property
+    def conserves(self) -> dict[str, float] | None:
+        return {v: 1.0 for v in self.variables} if self.flux_form else None
 
     def face_fluxes(self, q, s, grid):
         """Fluxes at the n + 1 faces, ``(n + 1, n_variables)``, from the cell stack ``q``.

@@ -130,16 +130,23 @@ class FluxModel(abc.ABC):
     def line_flux(self, name: str, up, dim: int, t, physics):
         """Total face flux of field ``name`` along ``dim`` from its padded line ``up`` (last axis)."""
 
-    def face_fluxes(self, fields: Mapping, t, physics=None) -> dict[str, tuple]:
-        """Face fluxes per field and dimension, each with the faces on the last axis."""
+    def face_fluxes(self, fields: Mapping, t, physics=None, extra: Mapping | None = None) -> dict[str, tuple]:
+        """Face fluxes per field and dimension, each with the faces on the last axis.
+
+        ``extra`` (a flux closure's ``{name: (F per dimension)}``) is added before the
+        flux walls set their prescribed total (see `closures.base.FluxClosure`).
+        """
         physics = self.physics if physics is None else physics
+        extra = extra or {}
         out = {}
         for name in self.variable_names:
             u = fields[name]
+            added = extra.get(name) or (None,) * self.grid.ndim
             lines = (jnp.moveaxis(u, self.grid.array_axis(d), -1) for d in range(self.grid.ndim))
-            out[name] = tuple(self._wall_flux(name, self.line_flux(name, self.pad_line(name, v, d, t, physics), d,
-                                                                  t, physics), d, t, physics)
-                              for d, v in enumerate(lines))
+            out[name] = tuple(
+                self._wall_flux(name, _plus(self.line_flux(name, self.pad_line(name, v, d, t, physics), d, t, physics),
+                                            added[d]), d, t, physics)
+                for d, v in enumerate(lines))
         return out
 
     def _wall_flux(self, name: str, flux, dim: int, t, physics):
@@ -164,11 +171,12 @@ class FluxModel(abc.ABC):
         return total
 
     def tendency(self, fields: Mapping, t, physics=None, extra_fluxes: Mapping | None = None) -> dict:
-        """∂q/∂t = −∇·(F_q + extra_q) + S_q for every field q."""
+        """∂q/∂t = −∇·(F_q + extra_q) + S_q for every field q (flux walls set the total wall flux)."""
         physics = self.physics if physics is None else physics
-        fluxes = self.face_fluxes(fields, t, physics)
-        if extra_fluxes:
-            fluxes = {name: _add_fluxes(f, extra_fluxes.get(name)) for name, f in fluxes.items()}
+        unknown = [k for k in (extra_fluxes or {}) if k not in self.variable_names]
+        if unknown:
+            raise ValueError(f"closure fluxes for {unknown}, which are not fields of the model ({list(self.variable_names)})")
+        fluxes = self.face_fluxes(fields, t, physics, extra_fluxes)
         out = {name: self.divergence(f) for name, f in fluxes.items()}
         for name, source in self.sources(fields, t, physics).items():
             out[name] = out[name] + source
@@ -201,10 +209,8 @@ class FluxModel(abc.ABC):
         return {name: fields[name] for name in self.variable_names}
 
 
-def _add_fluxes(model_fluxes: tuple, extra) -> tuple:
-    if extra is None:
-        return model_fluxes
-    return tuple(f if e is None else f + e.astype(f.dtype) for f, e in zip(model_fluxes, extra))
+def _plus(flux, extra):
+    return flux if extra is None else flux + extra.astype(flux.dtype)
 
 
 def max_abs(fields: Mapping) -> float:

@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from ..closures.checkpoint import load_parameters, sidecar_path
-from ..closures.factory import TRAINED_PARAMETERS, build_closures
+from ..factory import TRAINED_PARAMETERS, build_closures
 from ..io import OutputExistsError, provenance
 from .setup import build_problems
 from .trainer import Settings, Trainer, write_trained_closure

@@ -12,10 +12,11 @@ from typing import Callable
 
 import numpy as np
 
-from ..build import build_grid
-from .base import Closure, NoClosure, as_closure
-from .checkpoint import load_parameters, sidecar_path
-from .library import LibraryClosure
+from .build import build_grid
+from .fieldfile import field_on_grid, open_netcdf, variable_of
+from .closures.base import Closure, NoClosure, as_closure
+from .closures.checkpoint import load_parameters, sidecar_path
+from .closures.library import LibraryClosure
 
 
 def _library(config, outputs=None) -> LibraryClosure:
@@ -27,7 +28,7 @@ def _library(config, outputs=None) -> LibraryClosure:
 
 
 def _network(config, outputs=None):
-    from .neural import NeuralClosure
+    from .closures.neural import NeuralClosure
 
     closure = NeuralClosure(
         config.inputs, hidden=config.hidden, activation=config.activation, output_scale=config.output_scale,
@@ -87,23 +88,12 @@ def history_from_file(path: Path, grid, start: float, span: float, variable: str
 
 
 def _read_history(path: Path, grid, variable: str):
-    import xarray as xr
-
-    from ..grid import DIMENSION_NAMES
-
-    dims = ("time",) + tuple(reversed(DIMENSION_NAMES[: grid.ndim]))
+    what = f"closure history {path}"
     try:
-        with xr.open_dataset(path, decode_times=False) as ds:
-            da = ds[variable].load()
-    except (OSError, ValueError, KeyError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"closure history {path}: cannot read variable '{variable}' ({reason})") from None
-    if set(da.dims) != set(dims):
-        raise ValueError(f"closure history {path}: '{variable}' has dims {da.dims}, expected {dims}")
-    da = da.transpose(*dims)
-    for dim, name in enumerate(DIMENSION_NAMES[: grid.ndim]):
-        if name in da.coords and not np.allclose(da[name].values, grid.centers(dim), rtol=1e-6, atol=1e-9):
-            raise ValueError(f"closure history {path}: its {name} coordinate is not the case grid's cell centres")
+        da = field_on_grid(variable_of(open_netcdf(path, what), variable, path, what), grid, f"{what}: '{variable}'",
+                           time="required")
+    except FileNotFoundError as err:
+        raise ValueError(str(err)) from None
     times = np.asarray(da["time"].values, dtype=float)
     if len(times) < 2 or np.any(np.diff(times) <= 0):
         raise ValueError(f"closure history {path}: needs at least two snapshots at increasing times")
@@ -111,21 +101,21 @@ def _read_history(path: Path, grid, variable: str):
 
 
 def _discrete_delay(config, case):
-    from .delay import DiscreteDelayClosure
+    from .closures.delay import DiscreteDelayClosure
 
     return DiscreteDelayClosure(_inner(config, case), config.delay, buffer_dt=config.buffer_dt,
                                 history=_history(config, case, config.delay))
 
 
 def _distributed_delay(config, case):
-    from .delay import DistributedDelayClosure
+    from .closures.delay import DistributedDelayClosure
 
     return DistributedDelayClosure(_inner(config, case), config.tau1, config.tau2, buffer_dt=config.buffer_dt,
                                    history=_history(config, case, config.tau1))
 
 
 def _transfer(config, case):
-    from .transfer import TransferClosure, edge_label
+    from .closures.transfer import TransferClosure, edge_label
 
     labels = [edge_label(e) for e in config.edges]
     if config.network is not None:
@@ -136,19 +126,19 @@ def _transfer(config, case):
 
 
 def _smagorinsky(config, case):
-    from .baselines import SmagorinskyClosure
+    from .closures.baselines import SmagorinskyClosure
 
     return SmagorinskyClosure(config.cs)
 
 
 def _eddy(config, case):
-    from .baselines import EddyDiffusivityClosure
+    from .closures.baselines import EddyDiffusivityClosure
 
     return EddyDiffusivityClosure(config.kappa)
 
 
 def _upwind_correction(config, case):
-    from .baselines import UpwindCorrectionClosure
+    from .closures.baselines import UpwindCorrectionClosure
 
     return UpwindCorrectionClosure(form=config.form)
 
@@ -196,7 +186,7 @@ def _check_trained_spec(case, path: Path) -> None:
     """Trained parameters must come from the same [[closure]] tables as the case's."""
     import json
 
-    from ..io import CheckpointError
+    from .io import CheckpointError
 
     try:
         saved = json.loads(sidecar_path(path).read_text()).get("spec")
