@@ -58,7 +58,7 @@ times = np.arange(0.0, 4.0 + 1e-9, dt)
 truth = np.stack([advecting_shock(x, t, nu=nu) for t in times]).astype(np.float32)
 history = int(np.ceil(0.075 / dt)) + 1
 f32 = lambda a: jnp.asarray(a, jnp.float32)
-problem = Problem(sim, f32(truth), f32(times), f32(truth), f32(np.ones_like(truth)), 1, history,
+problem = Problem(sim, {"u": f32(truth)}, f32(times), {"u": f32(truth)}, {"u": f32(np.ones_like(truth))}, 1, history,
                   np.arange(history, len(times) - 31), np.zeros(0, int), "shock")
 settings = Settings(window=30, batch=8, steps=1, optimizer="rmsprop", learning_rate=1e-3, decay_rate=0.97,
                     decay_steps=100, clip_norm=1.0, loss="l1", l1=0.0, l2=0.0, prune_threshold=0.0, seed=0,

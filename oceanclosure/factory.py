@@ -128,19 +128,19 @@ def _transfer(config, case):
 def _smagorinsky(config, case):
     from .closures.baselines import SmagorinskyClosure
 
-    return SmagorinskyClosure(config.cs)
+    return SmagorinskyClosure(config.cs, variable=config.variable)
 
 
 def _eddy(config, case):
     from .closures.baselines import EddyDiffusivityClosure
 
-    return EddyDiffusivityClosure(config.kappa)
+    return EddyDiffusivityClosure(config.kappa, variable=config.variable)
 
 
 def _upwind_correction(config, case):
     from .closures.baselines import UpwindCorrectionClosure
 
-    return UpwindCorrectionClosure(form=config.form)
+    return UpwindCorrectionClosure(form=config.form, variable=config.variable)
 
 
 BUILDERS: dict[str, Callable] = {

@@ -267,7 +267,7 @@ class Simulation:
         start = float(state.t)
         times = output_times(start, stop, output_interval)
         host = _host(state.fields)
-        max_dt = self.choose_dt(host, physics, np.linspace(start, stop, 9))
+        max_dt = self.choose_dt(host, physics, rate_times(times))
         record = _Record(times, state, keep, on_output)
         try:
             record.add(host)
@@ -337,3 +337,21 @@ def _stack(snapshots: list[dict]) -> dict[str, np.ndarray]:
 
 def _float_dtype(fields: Mapping):
     return jnp.result_type(*(jnp.asarray(v).dtype for v in fields.values()))
+
+
+#: At most this many times are sampled for the rates of time-dependent coefficients.
+MAX_RATE_TIMES = 4097
+
+
+def rate_times(times: np.ndarray) -> np.ndarray:
+    """The output times and the midpoints between them (at most `MAX_RATE_TIMES`, evenly thinned).
+
+    Time-dependent coefficients (κ(z, t), boundary-free forcing) are sampled there for
+    the stable dt and for sign checks; one that varies faster than the output interval
+    can be missed: lower time.output_interval or give time.dt.
+    """
+    times = np.asarray(times, dtype=float)
+    both = np.sort(np.concatenate([times, 0.5 * (times[1:] + times[:-1])]))
+    if both.size > MAX_RATE_TIMES:
+        both = both[np.linspace(0, both.size - 1, MAX_RATE_TIMES).round().astype(int)]
+    return both

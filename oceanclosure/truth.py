@@ -231,7 +231,7 @@ def generate_truth(case, progress: Callable[[float, float], None] | None = None)
     return _dataset(case, values, {"truth_source": source, **details})
 
 
-def _dataset(case, values: np.ndarray, details: dict) -> xr.Dataset:
+def _dataset(case, values: dict[str, np.ndarray], details: dict) -> xr.Dataset:
     from .io import make_dataset
 
     source = details["truth_source"]
@@ -243,18 +243,28 @@ def _dataset(case, values: np.ndarray, details: dict) -> xr.Dataset:
         "case_toml": case.to_toml(),
     }
     grid = case_grid(case)
-    ds = make_dataset(grid, case_times(case), {"u": (values, f"truth ({source})")}, attrs)
-    return ds
+    prefix = (lambda name: "") if list(values) == ["u"] else (lambda name: f"{name}: ")
+    fields = {name: (v, {**_units(case, name), "long_name": f"{prefix(name)}truth ({source})"})
+              for name, v in values.items()}
+    return make_dataset(grid, case_times(case), fields, attrs)
 
 
-def _analytic(case) -> tuple[np.ndarray, dict]:
+def _units(case, name: str) -> dict[str, str]:
+    variables = getattr(case.physics, "variables", None)
+    return {"units": variables[name].units} if variables else {"units": "1"}
+
+
+def _analytic(case) -> tuple[dict, dict]:
+    if case.physics.variable_names != ("u",):
+        raise TruthError(f"truth.analytic: the analytic solutions are solutions for u, and this model has the fields "
+                         f"{list(case.physics.variable_names)}; use truth.fine or truth.file")
     function = AnalyticTruth.from_case(case)
     try:
         values = np.stack([function(float(t)) for t in case_times(case)])
     except ValueError as err:  # not finite inside a cell, or outside the solution's range
         raise TruthError(f"analytic solution '{case.truth.analytic}': {err}") from None
     _check_finite(values, f"analytic solution '{case.truth.analytic}'")
-    return values, {"truth_analytic": case.truth.analytic,
+    return {"u": values}, {"truth_analytic": case.truth.analytic,
                     "truth_parameters": json.dumps(dict(case.truth.parameters)),
                     "truth_sampling": function.sampling}
 
@@ -270,10 +280,8 @@ def fine_overrides(case) -> list[str]:
     from .cases import merged_physics
 
     fine = case.truth.fine
-    overrides = [f"grid.nx={case.grid.nx * fine.refine}"]
-    if case.grid.ndim == 2:
-        overrides.append(f"grid.ny={case.grid.ny * fine.refine}")
-    physics = case.physics.model_dump(mode="json")
+    overrides = [f"grid.n{name}={n * fine.refine}" for name, n in zip(case.grid.names, case.grid.shape)]
+    physics = case.physics.model_dump(mode="json", exclude_none=True)
     changed = merged_physics(physics, fine.physics)
     if fine.scheme is not None:
         changed["scheme"] = fine.scheme
@@ -313,9 +321,11 @@ def _fine(case, progress) -> tuple[np.ndarray, dict]:
     if ds.sizes["time"] != times.size or not _close(ds.time.values, times, case.time.stop):
         raise TruthError(f"the fine truth run has output times {ds.time.values[:3]}..., "
                          f"the case needs {times[:3]}...; this is a bug in oceanclosure")
-    coarse = coarse_grain(ds[["u"]], case.truth.fine.refine)
-    values = np.asarray(coarse["u"].values, dtype=np.float64)
-    _check_finite(values, "the fine truth run")
+    names = list(case.physics.variable_names)
+    coarse = coarse_grain(ds[names], case.truth.fine.refine)
+    values = {name: np.asarray(coarse[name].values, dtype=np.float64) for name in names}
+    for name, v in values.items():
+        _check_finite(v, f"the fine truth run ({name})")
     details = {"truth_refine": case.truth.fine.refine, "truth_overrides": " ".join(overrides),
                "truth_fine_scheme": ds.attrs["scheme"], "truth_fine_stepper": ds.attrs["stepper"],
                "truth_fine_dt": float(ds.attrs["dt"]), "truth_fine_steps": int(ds.attrs["steps"]),
@@ -323,18 +333,24 @@ def _fine(case, progress) -> tuple[np.ndarray, dict]:
     return values, details
 
 
-def _from_file(case) -> tuple[np.ndarray, dict]:
+def _from_file(case) -> tuple[dict, dict]:
+    """Each field from the file: ``truth.variable`` for a single-field model, else the field's own name."""
     path = case.resolve_path(case.truth.file)
-    variable = case.truth.variable
+    names = case.physics.variable_names
+    stored = {"u": case.truth.variable} if names == ("u",) else {name: name for name in names}
     ds = _open(path, "truth.file")
-    if variable not in ds:
-        raise TruthError(f"truth.file {path} has no variable '{variable}' (it has "
-                         f"{sorted(ds.data_vars)}); set truth.variable")
-    da = _on_grid(ds[variable], case_grid(case), f"truth.file {path}: '{variable}'")
-    index = _time_index(da["time"].values, case, f"truth.file {path}")
-    values = np.asarray(da.isel(time=index).values, dtype=np.float64)
-    _check_finite(values, f"truth.file {path}")
-    return values, {"truth_file": str(path), "truth_variable": variable}
+    values = {}
+    for name, variable in stored.items():
+        if variable not in ds:
+            raise TruthError(f"truth.file {path} has no variable '{variable}' (it has "
+                             f"{sorted(ds.data_vars)}); set truth.variable" if names == ("u",) else
+                             f"truth.file {path} has no variable '{variable}' (it has {sorted(ds.data_vars)}); "
+                             "a multi-field truth file holds every field under its own name")
+        da = _on_grid(ds[variable], case_grid(case), f"truth.file {path}: '{variable}'")
+        index = _time_index(da["time"].values, case, f"truth.file {path}")
+        values[name] = np.asarray(da.isel(time=index).values, dtype=np.float64)
+        _check_finite(values[name], f"truth.file {path}")
+    return values, {"truth_file": str(path), "truth_variable": ", ".join(stored.values())}
 
 
 # --------------------------------------------------------------------------
@@ -388,10 +404,11 @@ def _check_finite(values: np.ndarray, what: str) -> None:
 def check_truth(ds: xr.Dataset, case, path: Path | str = "the truth") -> xr.Dataset:
     """``ds`` checked to be this case's truth (grid, times, settings); returned as is."""
     what = f"truth file {path}"
-    if "u" not in ds:
-        raise TruthError(f"{what} has no variable 'u' (it has {sorted(ds.data_vars)}); "
-                         "regenerate it with `oceanclosure truth CASE_DIR --overwrite`")
-    _on_grid(ds["u"], case_grid(case), what)
+    for name in case.physics.variable_names:
+        if name not in ds:
+            raise TruthError(f"{what} has no variable '{name}' (it has {sorted(ds.data_vars)}); "
+                             "regenerate it with `oceanclosure truth CASE_DIR --overwrite`")
+        _on_grid(ds[name], case_grid(case), what)
     times = case_times(case)
     if ds.sizes["time"] != times.size or not _close(ds.time.values, times, case.time.stop):
         raise TruthError(f"{what} has {ds.sizes['time']} times in [{float(ds.time.min()):g}, "

@@ -200,8 +200,13 @@ def test_total_changes_by_the_net_boundary_flux(wall):
     net_in = float(flux[0] - flux[-1])
     assert abs(net_in) > 1e-3
     assert np.sum(tendency) * grid.step[0] == pytest.approx(net_in, rel=1e-12, abs=1e-14)
-    if wall == "flux":
-        assert float(flux[0]) == pytest.approx(0.25)
+    h, q0 = grid.step[0], fields["q"][0]
+    expected = {  # upwind (w < 0 takes the cell above the wall face) plus the ghost-cell diffusive flux
+        "dirichlet": -0.4 * q0 - 0.05 * (q0 - (2 * 0.7 - q0)) / h,  # ghost 2 q_wall − q0
+        "neumann": -0.4 * q0 - 0.05 * (-0.3),                        # ghost q0 − g h
+        "flux": 0.25,                                                 # the prescribed total
+    }[wall]
+    assert float(flux[0]) == pytest.approx(expected, rel=1e-12)
     assert float(flux[-1]) == pytest.approx(-0.1)
 
 
@@ -231,3 +236,20 @@ def test_time_dependent_dirichlet_on_the_unit_domain_is_as_good_as_the_shipped_d
     held_at_zero = _shock_error(1.0, '{ kind = "dirichlet", value = 0.0 }')
     assert unit <= 1.1 * shipped
     assert held_at_zero > 1.5 * unit  # the old workaround was measurably worse
+
+
+def test_oscillating_reactions_use_the_imaginary_axis_and_refuse_euler():
+    """A' = −w B, B' = w A: eigenvalues ±i w, a pure oscillation of constant amplitude."""
+    from oceanclosure.timestepping import StabilityError
+
+    grid = Grid.uniform(4, [0.0, 1.0])
+    reactions = ExpressionReactions({"A": "-w*B", "B": "w*A"}, ["A", "B"], ("x",), ["w"])
+    model = AdvectionDiffusionReaction(grid, BoundaryConditions.periodic(1), variables=[Variable("A"), Variable("B")],
+                                       reactions=reactions, parameters={"w": 2.0})
+    fields = {"A": np.ones(4), "B": np.zeros(4)}
+    rates = model.rates(fields, model.physics, [0.0])
+    assert rates["dispersive"] == pytest.approx(2.0) and rates["reactive"] == pytest.approx(0.0, abs=1e-12)
+    run = Simulation(model, stepper="rk4", cfl=1.0).run(fields, stop=200.0, output_interval=50.0)
+    assert np.max(np.hypot(run.fields["A"], run.fields["B"])) <= 1.0 + 1e-9  # bounded, not 1e26
+    with pytest.raises(StabilityError, match="euler"):
+        Simulation(model, stepper="euler", cfl=1.0).run(fields, stop=1.0, output_interval=0.5)

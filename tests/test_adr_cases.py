@@ -55,7 +55,7 @@ BAD = {
     "flat initial condition for two fields": (
         ['initial_condition={expression="1"}'], "this model has the fields A, B: give each one a table"),
     "a reaction for an unknown variable": (
-        ['physics.reactions={A="-k*A", C="k*A"}'], "physics.reactions: physics.reactions: ['C'] are not variables"),
+        ['physics.reactions={A="-k*A", C="k*A"}'], "physics.reactions: ['C'] are not variables"),
     "a reaction naming an unknown variable": (
         ['physics.reactions={A="-k*C"}'], "physics.reactions.A"),
     "a reaction naming an unknown parameter": (
@@ -93,6 +93,13 @@ def test_the_boundary_expression_may_use_t_and_physics_parameters(tmp_path):
     case = _load(tmp_path, ['boundary.A={top={kind="dirichlet", value="2*k*(1 + t)"}}'])
     ds = oceanclosure.run(case)
     assert ds.attrs["boundary"] == "A: bottom=flux, top=dirichlet; B: bottom=flux, top=flux"
+    same = oceanclosure.run(_load(tmp_path, ['boundary.A={top={kind="dirichlet", value="0.2*(1 + t)"}}']))
+    assert (ds["A"].values == same["A"].values).all()  # k = 0.1 reached the boundary value
+    other = oceanclosure.run(_load(tmp_path, ['boundary.A={top={kind="dirichlet", value="2*k*(1 + t)"}}',
+                                              "physics.parameters.k=0.3"]))
+    assert abs(float(other["A"].values[-1, -1] - ds["A"].values[-1, -1])) > 1e-3
+    fixed = oceanclosure.run(_load(tmp_path, ['boundary.A={top={kind="dirichlet", value=0.2}}']))
+    assert abs(float(fixed["A"].values[-1, -1] - ds["A"].values[-1, -1])) > 1e-4  # t reached it too
 
 
 def test_a_negative_expression_diffusivity_is_refused_at_the_first_evaluation(tmp_path):
@@ -143,3 +150,44 @@ def test_the_cli_runs_a_multi_field_case_and_summarises_and_plots_every_field(tm
     ds = oceanclosure.analysis.open_run(out)
     assert oceanclosure.analysis.field_names(ds) == ["A", "B"]
     assert ds["A"].attrs["units"] == "mmol m-3" and ds["z"].attrs["positive"] == "up"
+
+
+def test_a_coefficient_file_on_another_grid_is_refused(tmp_path):
+    import numpy as np
+    import xarray as xr
+
+    z = -100 + 10 * (np.arange(10) + 0.5)  # 10 cells: the case has 10, but on [-100, 0] at other centres
+    xr.Dataset({"K": (("z",), np.ones(10))}, coords={"z": z + 3.0}).to_netcdf(tmp_path / "k.nc")
+    case = _load(tmp_path, ['physics.diffusivity={file="k.nc", variable="K"}'])
+    with pytest.raises(ValueError, match="k.nc"):
+        oceanclosure.run(case)
+    xr.Dataset({"K": (("z",), np.ones(20))}, coords={"z": np.linspace(-97.5, -2.5, 20)}).to_netcdf(tmp_path / "k20.nc")
+    case = _load(tmp_path, ['physics.diffusivity={file="k20.nc", variable="K"}'])
+    with pytest.raises(ValueError, match="k20.nc"):
+        oceanclosure.run(case)
+
+
+def test_a_diffusivity_negative_between_the_old_nine_samples_is_refused(tmp_path):
+    """cos(t) + 0.9 dips below 0 near t = π; sampling only t = 0, 2π, 4π, … would miss it."""
+    case = _load(tmp_path, ['physics.diffusivity="cos(t) + 0.9"', f"time.stop={16 * 3.141592653589793}",
+                            "time.output_interval=1.0"])
+    with pytest.raises(ValueError, match="physics.diffusivity must be nonnegative"):
+        oceanclosure.run(case)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("z", "is a coordinate or time name"), ("t", "is a coordinate or time name"),
+    ("A_truth", "ends like the run file's truth and baseline copies"),
+])
+def test_field_names_that_clash_with_coordinates_or_outputs_are_refused(tmp_path, name, message):
+    text = CASE.replace('B = { units = "mmol m-3" }', f'{name} = {{ units = "mmol m-3" }}').replace(
+        'reactions = { A = "-k*A", B = "k*A" }', "").replace("[initial_condition.B]", f"[initial_condition.{name}]")
+    assert message in _message(tmp_path, text=text)
+
+
+def test_a_one_field_baseline_closure_acts_on_the_named_tracer(tmp_path):
+    case = _load(tmp_path, ['closure=[{kind="eddy_diffusivity", kappa=1.0, variable="B"}]'])
+    ds = oceanclosure.run(case)
+    plain = oceanclosure.run(case, closure=oceanclosure.NoClosure())
+    assert not (ds["B"].values[-1] == plain["B"].values[-1]).all()
+    assert (ds["A"].values[-1] == plain["A"].values[-1]).all()

@@ -275,7 +275,7 @@ BAD_SAMPLING = {
     "flat": (SINE.replace('expression = "sin(2*pi*x)"', 'expression = "sin(2*pi*x)"\nsampling = "midpoint"'),
              "initial_condition.sampling: expected one of 'cell_average', 'point' (got 'midpoint')"),
     "per field": (_two_fields_text(a='sampling = "centre"'),
-                  "initial_condition.fields.A.sampling: expected one of 'cell_average', 'point' (got 'centre')"),
+                  "initial_condition.A.sampling: expected one of 'cell_average', 'point' (got 'centre')"),
     "not a string": (SINE.replace('expression = "sin(2*pi*x)"', 'expression = "sin(2*pi*x)"\nsampling = 1'),
                      "initial_condition.sampling: expected one of 'cell_average', 'point' (got 1)"),
     "with a file": (SINE.replace('expression = "sin(2*pi*x)"', 'file = "case.toml"\nsampling = "point"'),

@@ -40,7 +40,8 @@ def _problem(closure, kappa=0.05, nx=32, dtype=jnp.float32, n_sub=5, history=0):
     model = AdvectionDiffusion(grid, BoundaryConditions.periodic(1), "weno5", velocity=1.0, diffusivity=0.0)
     sim = Simulation(model, closure, stepper="rk4", dt=0.01)
     as_dtype = lambda a: jnp.asarray(a, dtype)  # noqa: E731
-    return Problem(sim, as_dtype(truth), as_dtype(times), as_dtype(truth), as_dtype(np.ones_like(truth)), n_sub,
+    field = lambda a: {"u": as_dtype(a)}  # noqa: E731
+    return Problem(sim, field(truth), as_dtype(times), field(truth), field(np.ones_like(truth)), n_sub,
                    history, np.arange(max(history, 10), 45), np.arange(40, 47), "sine")
 
 

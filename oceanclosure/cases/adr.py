@@ -27,6 +27,12 @@ def adr_problems(physics, ctx: _Context) -> list[_Problem]:
                          "with a digit)", name) for name in names if not name.isidentifier()]
     if not names:
         problems.append(_Problem(("variables",), "give at least one variable, e.g. { A = { units = \"1\" } }"))
+    reserved = {"x", "y", "z", "t", "time"}
+    problems += [_Problem(("variables", name), "is a coordinate or time name; rename the field", name)
+                 for name in names if name in reserved]
+    problems += [_Problem(("variables", name), "ends like the run file's truth and baseline copies "
+                          "(_truth, _baseline); rename the field", name)
+                 for name in names if name.endswith(("_truth", "_baseline"))]
     clash = sorted(set(physics.parameters) & (set(names) | set(dims) | {"t"}))
     problems += [_Problem(("parameters", name), "is also a variable or coordinate name; rename it")
                  for name in clash]
@@ -41,7 +47,8 @@ def _try(loc: tuple, build) -> list[_Problem]:
     try:
         build()
     except BUILD_ERRORS as exc:
-        return [_Problem(loc, str(exc))]
+        text, prefix = str(exc), "physics." + ".".join(loc) + ":"
+        return [_Problem(loc, text[len(prefix):].strip() if text.startswith(prefix) else text)]
     return []
 
 

@@ -103,6 +103,7 @@ def _format(problem: _Problem) -> str:
 class _Context:
     ndim: int | None = None
     dims: tuple[str, ...] | None = None
+    variables: tuple[str, ...] | None = None
     directory: Path | None = None
     analytic: Mapping[str, Callable] | None = None
     has_truth: bool | None = None

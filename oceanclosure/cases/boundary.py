@@ -17,7 +17,7 @@ against the physics section once it is known (`check_boundary`).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
@@ -119,6 +119,8 @@ class BoundaryConfig(_Sides):
     """``[boundary]``: ``kind = "periodic"`` everywhere, or one table per side; ``[boundary.<name>]`` per variable."""
 
     variables: dict[Text, VariableBoundaryConfig] = Field(default_factory=dict)
+    #: Keys that the case file does not write (the tables sit directly under [boundary]).
+    flattened_keys: ClassVar[tuple[str, ...]] = ("variables",)
 
     @model_validator(mode="before")
     @classmethod

@@ -218,6 +218,10 @@ def _validate(raw: dict, directory: Path, registry: Mapping | None,
                 for key in raw if key not in _SECTIONS and key != FORMAT_KEY]
     sections = {}
     for name, spec in _SECTIONS.items():
+        if name not in raw and name == "observations":  # its defaults depend on the model's fields
+            sections[name], found = _validate_section(name, {}, ctx)
+            problems += found
+            continue
         if name not in raw:
             sections[name] = spec.default
             if spec.required:
@@ -229,6 +233,8 @@ def _validate(raw: dict, directory: Path, registry: Mapping | None,
             shape = sections[name].shape if sections[name] is not None else None
             ndim = _ndim(sections[name], raw[name])
             ctx = dataclasses.replace(ctx, ndim=ndim, dims=_dims(sections[name], raw[name], ndim), shape=shape)
+        if name == "physics" and sections[name] is not None:
+            ctx = dataclasses.replace(ctx, variables=sections[name].variable_names)
     problems += _cross_problems(sections, ctx)
     if not nested and sections.get("training") is not None:
         known = {_format(p) for p in problems}  # a base problem is not repeated per configuration

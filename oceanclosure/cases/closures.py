@@ -193,6 +193,7 @@ class SmagorinskyClosureConfig(_Model):
 
     kind: Literal["smagorinsky"]
     cs: NonNegative = 1.0
+    variable: Text = "u"
 
 
 class EddyDiffusivityClosureConfig(_Model):
@@ -200,6 +201,7 @@ class EddyDiffusivityClosureConfig(_Model):
 
     kind: Literal["eddy_diffusivity"]
     kappa: NonNegative
+    variable: Text = "u"
 
 
 class UpwindCorrectionClosureConfig(_Model):
@@ -207,6 +209,7 @@ class UpwindCorrectionClosureConfig(_Model):
 
     kind: Literal["upwind_correction"]
     form: Literal["pointwise", "flux"] = "pointwise"
+    variable: Text = "u"
 
 
 CLOSURE_KINDS = (

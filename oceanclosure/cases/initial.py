@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import (
     Any,
+    ClassVar,
     Literal,
     Optional,
 )
@@ -127,6 +128,8 @@ class InitialConditionConfig(FieldInitialCondition):
     """
 
     fields: dict[Text, FieldInitialCondition] = Field(default_factory=dict)
+    #: Keys that the case file does not write (the tables sit directly under [initial_condition]).
+    flattened_keys: ClassVar[tuple[str, ...]] = ("fields",)
 
     @model_validator(mode="before")
     @classmethod

@@ -15,6 +15,7 @@ from pydantic import (
     PlainValidator,
     Strict,
     ValidationInfo,
+    model_validator,
 )
 
 from .base import (
@@ -92,10 +93,20 @@ class ObservationsConfig(_Model):
     weights: dict[Text, NonNegative] = Field(default_factory=lambda: {"u": 1.0})
     file: Optional[Text] = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _every_field(cls, data: Any, info: ValidationInfo) -> Any:
+        """By default every field of the model is observed with weight 1."""
+        variables = _Context.of(info).variables
+        if isinstance(data, dict) and "weights" not in data and variables:
+            data = {**data, "weights": {name: 1.0 for name in variables}}
+        return data
+
     def _problems(self, ctx):
+        allowed = ctx.variables or STATE_VARIABLES
         problems = [_Problem(("weights", name), "unknown variable (allowed: "
-                             f"{', '.join(STATE_VARIABLES)})") for name in self.weights
-                    if name not in STATE_VARIABLES]
+                             f"{', '.join(allowed)})") for name in self.weights
+                    if name not in allowed]
         if not any(self.weights.values()):
             problems.append(_Problem(("weights",), "give at least one weight > 0",
                                      self.weights))

@@ -6,6 +6,7 @@ from typing import (
     Any,
     NamedTuple,
     Optional,
+    get_origin,
 )
 
 from pydantic import (
@@ -56,17 +57,23 @@ _ADAPTERS = {name: TypeAdapter(s.annotation) for name, s in _SECTIONS.items()}
 
 def _walk(annotation: Any, loc: tuple) -> tuple[tuple, list[type[BaseModel]], list]:
     """Display location (union tags removed), the models at the last key, and inside it."""
-    inside, parents, shown = _models_in(annotation), [], []
+    inside, parents, shown, keyed = _models_in(annotation), [], [], False
     for part in loc:
         if isinstance(part, int):
             shown.append(part)
+            continue
+        if keyed:  # a key of a {name: table} mapping: the tables' models are still inside
+            shown.append(part)
+            keyed = False
             continue
         fields = [m.model_fields[part] for m in inside if part in m.model_fields]
         tagged = [m for m in inside if part in _tags(m)]
         if not fields and tagged:  # a discriminated-union tag: hide it
             inside = tagged
             continue
-        shown.append(part)
+        if not any(part in getattr(m, "flattened_keys", ()) for m in inside):
+            shown.append(part)  # per-variable tables are written [boundary.<name>], not [boundary.variables.<name>]
+        keyed = bool(fields) and get_origin(fields[0].annotation) is dict
         parents, inside = inside, (_models_in(fields[0].annotation) if fields else [])
     return tuple(shown), parents, inside
 

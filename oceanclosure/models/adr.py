@@ -75,6 +75,8 @@ class AdvectionDiffusionReaction(FluxModel):
                 raise ValueError(f"AdvectionDiffusionReaction: the reactions use parameters {unknown} "
                                  f"that are not given (given: {list(self.parameter_names)})")
         super().__init__(grid, bc, scheme, dict(parameters or {}))
+        for coefficient in [*self.diffusivity.values(), *(w for ws in self.velocity.values() for w in ws)]:
+            coefficient.check_grid(self.grid)  # a file on another grid, or an expression in a missing coordinate
         self._faces = tuple(self._line_faces(d) for d in range(grid.ndim))
         self._centres = self.grid.coordinates()
 
@@ -117,11 +119,19 @@ class AdvectionDiffusionReaction(FluxModel):
                 nonnegative(kappa, self._diffusivity_keys[name], self._faces[d], times)
             diffusive = max(diffusive, sum(2 * kappa.max_abs(self._faces[d], times) / h**2
                                            for d, h in enumerate(steps)))
-        reactive = 0.0
+        real = imaginary = 0.0
         if self.reactions is not None:
             physics = self.physics if physics is None else physics
-            reactive = max(reactive_rate(lambda f, s=s: self.sources(f, s, physics), fields) for s in times)
-        return {"advective": advective, "diffusive": diffusive, "dispersive": 0.0, "reactive": reactive}
+            for s in _few(times):  # a Jacobian per sampled time: a handful, not every output time
+                r, i = reactive_rate(lambda f, s=s: self.sources(f, s, physics), fields)
+                real, imaginary = max(real, r), max(imaginary, i)
+        # oscillatory reactions (complex eigenvalues) need the stepper's imaginary-axis stability too
+        return {"advective": advective, "diffusive": diffusive, "dispersive": imaginary, "reactive": real}
+
+
+def _few(times, most: int = 9):
+    times = np.asarray(times, dtype=float)
+    return times if times.size <= most else times[np.linspace(0, times.size - 1, most).round().astype(int)]
 
 
 def _is_zero(coefficient: Coefficient) -> bool:

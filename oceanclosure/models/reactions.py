@@ -94,8 +94,11 @@ def register_reactions(name: str, factory: Callable[..., ReactionSet]) -> None:
     REACTION_SETS[name] = factory
 
 
-def reactive_rate(sources: Callable[[Mapping], Mapping], fields: Mapping) -> float:
-    """max over cells of the spectral radius of the pointwise Jacobian ∂S_i/∂q_j at ``fields``.
+def reactive_rate(sources: Callable[[Mapping], Mapping], fields: Mapping) -> tuple[float, float]:
+    """(max |Re λ|, max |Im λ|) over the eigenvalues λ of the pointwise Jacobians ∂S_i/∂q_j at ``fields``.
+
+    The real parts are a decay or growth rate (the stepper's real-axis extent bounds
+    dt), the imaginary parts an oscillation (its imaginary-axis extent does).
 
     ``sources(fields) -> {name: S}``. Pointwise sources make the Jacobian block
     diagonal over cells, so one Jacobian–vector product per variable (tangent 1
@@ -103,7 +106,7 @@ def reactive_rate(sources: Callable[[Mapping], Mapping], fields: Mapping) -> flo
     """
     names = list(fields)
     if not names:
-        return 0.0
+        return 0.0, 0.0
     fields = {k: jnp.asarray(v) for k, v in fields.items()}
     columns = []
     for j in names:
@@ -111,7 +114,7 @@ def reactive_rate(sources: Callable[[Mapping], Mapping], fields: Mapping) -> flo
         _, column = jax.jvp(lambda f: dict(sources(f)), (fields,), (tangent,))
         columns.append(column)
     if not any(columns):
-        return 0.0
+        return 0.0, 0.0
     zeros = np.zeros(np.shape(fields[names[0]]))
     blocks = np.stack([np.stack([np.asarray(col.get(i, zeros), dtype=float) for col in columns], -1)
                        for i in names], -2)
@@ -119,4 +122,6 @@ def reactive_rate(sources: Callable[[Mapping], Mapping], fields: Mapping) -> flo
     if not np.all(np.isfinite(blocks)):
         raise ValueError("the reactions' Jacobian is not finite at the initial state; check the reactions and the "
                          "initial condition (a division by a field that is zero?)")
-    return float(np.max(np.abs(np.linalg.eigvals(blocks)), initial=0.0))
+    eigenvalues = np.linalg.eigvals(blocks)
+    return (float(np.max(np.abs(eigenvalues.real), initial=0.0)),
+            float(np.max(np.abs(eigenvalues.imag), initial=0.0)))

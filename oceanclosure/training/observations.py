@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..grid import DIMENSION_NAMES, Grid
+from ..grid import Grid
 
 __all__ = ["ObservationError", "Observations", "observe", "read_observation_file",
-           "case_observations", "select_cells"]
+           "case_observations", "field_observations", "select_cells"]
 
 TOLERANCE = 1e-9
 """Relative tolerance for observation coordinates and times to coincide with the truth's."""
@@ -180,18 +180,25 @@ def observe(truth: xr.Dataset, config, grid: Grid | None = None, variable: str =
     return Observations(time_index, times, cells, values, weight, variable, grid.array_shape)
 
 
-def case_observations(case, truth: xr.Dataset) -> Observations:
-    """The observations of a case (its ``[observations]``) from its truth."""
+def case_observations(case, truth: xr.Dataset, variable: str = "u") -> Observations:
+    """The observations of one field of a case (its ``[observations]``) from its truth."""
     from ..truth import case_grid
 
-    return observe(truth, case.observations, case_grid(case), directory=case.directory)
+    return observe(truth, case.observations, case_grid(case), variable=variable, directory=case.directory)
+
+
+def field_observations(case, truth: xr.Dataset) -> dict[str, Observations]:
+    """``{field: Observations}`` for every field with a weight > 0 in ``observations.weights``."""
+    weights = case.observations.weights
+    return {name: case_observations(case, truth, name) for name in case.physics.variable_names
+            if weights.get(name, 0.0) > 0}
 
 
 def _field(truth: xr.Dataset, variable: str, grid: Grid) -> np.ndarray:
     if variable not in truth:
         raise ObservationError(f"the truth has no variable '{variable}' (it has {sorted(truth.data_vars)})")
     da = truth[variable]
-    expected = ("time",) + tuple(reversed(DIMENSION_NAMES[: grid.ndim]))
+    expected = ("time",) + tuple(reversed(grid.dims))
     if set(da.dims) != set(expected) or da.transpose(*expected).shape[1:] != grid.array_shape:
         raise ObservationError(f"the truth's '{variable}' has dims {dict(da.sizes)}, expected {expected} "
                                f"with shape {grid.array_shape} (the case grid)")
@@ -221,7 +228,7 @@ def read_observation_file(path, truth: xr.Dataset, *, variable: str = "u", weigh
                                "name the observed variable as in the case (e.g. u)")
     da = ds[variable]
     _check_units(da, truth, variable, what)
-    names = DIMENSION_NAMES[: grid.ndim]
+    names = grid.dims
     if "station" in da.dims:
         da, cells = _stations(da, grid, names, what)
     else:

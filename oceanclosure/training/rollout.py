@@ -35,10 +35,12 @@ class Problem:
 
     Attributes:
       sim: the closure-augmented `Simulation` (its closure fixes the structure).
-      truth: (n_times, *field) truth snapshots, in the run's dtype.
+      truth: ``{field: (n_times, *field)}`` truth snapshots of every field, in the run's dtype.
       times: (n_times,) truth output times.
-      targets: (n_times, *field) observed values (noise included; 0 where unobserved).
-      weights: (n_times, *field) observation weights (0 where unobserved).
+      targets: ``{field: (n_times, *field)}`` observed values of the observed fields
+        (noise included; 0 where unobserved).
+      weights: ``{field: (n_times, *field)}`` observation weights (0 where unobserved).
+      scales: ``{field: s}``, each field's misfit is divided by s in the loss.
       n_sub: solver steps per output interval (fixed: dt from the case's CFL limit).
       history: truth snapshots before the start that fill delay buffers.
       train_starts, validation_starts: admissible start indices.
@@ -55,19 +57,19 @@ class Problem:
     train_starts: np.ndarray
     validation_starts: np.ndarray
     name: str
+    scales: Any = dataclasses.field(default_factory=dict)
 
 
 def rollout(problem: Problem, closure, start, window: int):
     """Predictions (window, *field) at the window's output times after ``start``.
 
-    Training compares one field, the model's first variable (multi-field losses
-    are not implemented yet).
+    ``{field: (window, *field)}`` for the observed fields (`Problem.targets`).
     """
     sim = problem.sim
     physics = sim.model.physics
-    name = sim.model.variable_names[0]
+    observed = tuple(problem.targets)
     h = problem.history
-    past = {name: jax.lax.dynamic_slice_in_dim(problem.truth, start - h, h + 1)}
+    past = {name: jax.lax.dynamic_slice_in_dim(values, start - h, h + 1) for name, values in problem.truth.items()}
     past_times = jax.lax.dynamic_slice_in_dim(problem.times, start - h, h + 1)
     current = {k: v[-1] for k, v in past.items()}
     state = SimState(current, past_times[-1], closure.state_from_history(sim.grid, past_times, past, physics))
@@ -76,21 +78,29 @@ def rollout(problem: Problem, closure, start, window: int):
     @jax.checkpoint
     def interval(state, t_end):
         state = advance(sim.step, state, t_end, problem.n_sub, physics, closure)
-        return state, state.fields[name]
+        return state, {name: state.fields[name] for name in observed}
 
     _, predictions = jax.lax.scan(interval, state, ends)
     return predictions
 
 
 def window_loss(problem: Problem, closure, start, window: int, kind: str = "l1"):
-    """Weighted misfit of one rollout at the observed points of its window."""
+    """Weighted misfit of one rollout at the observed points of its window, over the observed fields.
+
+    Each field's misfit is divided by its scale (`setup.loss_scales`) before the
+    weighted sums, which run over every field's observed points together.
+    """
     predictions = rollout(problem, closure, start, window)
-    targets = jax.lax.dynamic_slice_in_dim(problem.targets, start + 1, window)
-    weights = jax.lax.dynamic_slice_in_dim(problem.weights, start + 1, window)
-    misfit = predictions - targets
-    total = jnp.maximum(jnp.sum(weights), 1e-30)
-    l1 = jnp.sum(weights * jnp.abs(misfit)) / total
-    mse = jnp.sum(weights * misfit**2) / total
+    l1 = mse = total = 0.0
+    for name, prediction in predictions.items():
+        targets = jax.lax.dynamic_slice_in_dim(problem.targets[name], start + 1, window)
+        weights = jax.lax.dynamic_slice_in_dim(problem.weights[name], start + 1, window)
+        misfit = (prediction - targets) / problem.scales.get(name, 1.0)
+        l1 = l1 + jnp.sum(weights * jnp.abs(misfit))
+        mse = mse + jnp.sum(weights * misfit**2)
+        total = total + jnp.sum(weights)
+    total = jnp.maximum(total, 1e-30)
+    l1, mse = l1 / total, mse / total
     return {"l1": l1, "mse": mse, "l1+mse": l1 + mse}[kind]
 
 

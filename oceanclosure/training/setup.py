@@ -38,22 +38,40 @@ def configuration_cases(case) -> list:
 def build_problem(case, closure, name: str = "") -> Problem:
     """One configuration: its simulation, truth, observations and start indices."""
     from ..truth import load_truth
-    from .observations import case_observations
+    from .observations import field_observations
 
     dtype = dtype_for(case.grid.precision)
     sim = build_simulation(case, closure)
     truth_ds = load_truth(case)
-    truth = np.asarray(truth_ds["u"].values, dtype=np.float64)
+    truth = {k: np.asarray(truth_ds[k].values, dtype=np.float64) for k in sim.model.variable_names}
     times = np.asarray(truth_ds["time"].values, dtype=np.float64)
     interval = _uniform_interval(times)
-    dt = sim.choose_dt(truth[0], sim.model.physics, times)  # one field: training compares the first variable
+    dt = sim.choose_dt({k: v[0] for k, v in truth.items()}, sim.model.physics, times)
     n_sub, _ = steps_between_outputs(interval, dt)
-    targets, weights = case_observations(case, truth_ds).dense(len(times))
+    observed = {k: obs.dense(len(times)) for k, obs in field_observations(case, truth_ds).items()}
+    scales = loss_scales(truth, list(observed))
     span = sim.closure.memory_span
     history = int(math.ceil(span / interval - 1e-9)) + 1 if span else 0
     train, validation = start_indices(case, times, history)
-    return Problem(sim, jnp.asarray(truth, dtype), jnp.asarray(times, dtype), jnp.asarray(targets, dtype),
-                   jnp.asarray(weights, dtype), n_sub, history, train, validation, name)
+    as_jax = lambda arrays: {k: jnp.asarray(v, dtype) for k, v in arrays.items()}  # noqa: E731
+    return Problem(sim, as_jax(truth), jnp.asarray(times, dtype), as_jax({k: t for k, (t, _) in observed.items()}),
+                   as_jax({k: w for k, (_, w) in observed.items()}), n_sub, history, train, validation, name, scales)
+
+
+def loss_scales(truth: dict[str, np.ndarray], observed: list[str]) -> dict[str, float]:
+    """Each observed field's scale in the loss: its RMS over the truth when several fields are observed.
+
+    So that no tracer dominates by its units (DIC is about 100, P about 0.1). With one
+    field the scale is 1: a constant factor would only rescale the loss, the learning
+    rate's and the gradient clip's meaning, and the shipped single-field recipes.
+    """
+    if len(observed) <= 1:
+        return {name: 1.0 for name in observed}
+    scales = {}
+    for name in observed:
+        rms = float(np.sqrt(np.mean(truth[name] ** 2)))
+        scales[name] = rms if rms > 0 and np.isfinite(rms) else 1.0
+    return scales
 
 
 def _uniform_interval(times: np.ndarray) -> float:

@@ -1,0 +1,97 @@
+"""Training through a multi-field model: per-field truths, observations and a loss normalised per field."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import oceanclosure
+from oceanclosure.training.api import train
+from oceanclosure.training.setup import build_problems, loss_scales
+from oceanclosure.factory import build_closures
+
+# The low-fidelity model lacks the reaction A -> B (rate k A, k = 0.1); the truth is the same
+# column with the reaction, on a grid twice as fine. A transfer closure with the library rate
+# c A along the edge A -> B learns c.
+CASE = """
+format = 2
+[grid]
+dims = ["z"]
+domain = [-50.0, 0.0]
+nz = 10
+precision = "float64"
+
+[boundary]
+bottom = { kind = "flux" }
+top = { kind = "flux" }
+
+[physics]
+model = "advection_diffusion_reaction"
+variables = { A = { units = "mmol m-3" }, B = { units = "mmol m-3" } }
+diffusivity = 2.0
+parameters = { k = 0.1 }
+
+[initial_condition.A]
+expression = "1 + cos(pi*z/50)"
+[initial_condition.B]
+expression = "0.2"
+
+[truth]
+fine = { refine = 2, physics = { reactions = { A = "-k*A", B = "k*A" } } }
+
+[time]
+stop = 6.0
+output_interval = 0.5
+dt = 0.05
+
+[[closure]]
+kind = "transfer"
+variables = ["A", "B"]
+edges = [["A", "B"]]
+terms = ["A"]
+coefficients = [[0.0]]
+trainable = true
+positive = "none"
+
+[training]
+window = 3
+batch = 4
+steps = 60
+optimizer = "adam"
+learning_rate = 0.01
+loss = "mse"
+checkpoint_every = 60
+train_times = [0.0, 4.0]
+validation_times = [4.0, 6.0]
+"""
+
+
+@pytest.fixture
+def case(tmp_path):
+    (tmp_path / "case.toml").write_text(CASE)
+    return oceanclosure.load_case(tmp_path)
+
+
+def test_every_field_is_observed_and_scaled_by_its_truth(case):
+    assert case.observations.weights == {"A": 1.0, "B": 1.0}
+    (problem,) = build_problems(case, build_closures(case, trained=False))
+    assert sorted(problem.truth) == sorted(problem.targets) == ["A", "B"]
+    for name in ("A", "B"):
+        rms = float(np.sqrt(np.mean(np.asarray(problem.truth[name]) ** 2)))
+        assert problem.scales[name] == pytest.approx(rms)
+    assert problem.scales["A"] != pytest.approx(problem.scales["B"], rel=0.1)
+
+
+def test_loss_scales_leave_a_single_field_alone():
+    truth = {"u": np.full((3, 4), 50.0), "v": np.full((3, 4), 0.1)}
+    assert loss_scales(truth, ["u"]) == {"u": 1.0}
+    assert loss_scales(truth, ["u", "v"]) == pytest.approx({"u": 50.0, "v": 0.1})
+
+
+def test_a_transfer_closure_learns_the_missing_reaction_rate(case):
+    summary = train(case, steps=60)
+    learned = summary["terms"]["A_to_B"]["A"]
+    assert learned == pytest.approx(0.1, rel=0.05)
+    ds = oceanclosure.run(oceanclosure.load_case(case.directory))
+    total = ds["A"].values.sum(axis=1) + ds["B"].values.sum(axis=1)
+    np.testing.assert_allclose(total, total[0], rtol=1e-13)
