@@ -194,10 +194,10 @@ def truth_path(case) -> Path:
 
 def _own_file(case) -> bool:
     """Whether the overridden ``case`` may use ``truth.output`` as it stands."""
-    from .cases import CaseError, load_case
+    from .cases import CaseError
 
     try:
-        base = load_case(case.path)
+        base = case.without_overrides()
     except CaseError:
         return False
     if base.truth is None or base.truth.output != case.truth.output:
@@ -467,5 +467,4 @@ def load_truth(case, generate: bool = True, overwrite: bool = False,
     else:
         ds = generate_truth(case, progress=progress)
         write_netcdf(ds, path, overwrite=overwrite)
-    ds.attrs["case_directory"] = str(case.directory)  # observations.file is relative to it
     return ds

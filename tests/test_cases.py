@@ -540,3 +540,12 @@ def test_an_unknown_case_format_is_refused_with_what_to_change(tmp_path, version
         load_case(write_case(tmp_path, {**BASE_1D, "format": version, "physics": {"model": "burgers", "nu": -1.0}}))
     assert message in str(err.value)
     assert "nu" not in str(err.value)  # only the version is reported: the rest may mean something else
+
+
+def test_a_case_remembers_its_file_without_re_reading_it(tmp_path):
+    directory = write_case(tmp_path, BASE_1D)
+    case = load_case(directory, ["physics.nu=0.5"])
+    (directory / "case.toml").write_text("this is no longer TOML")
+    base = case.without_overrides()
+    assert base.physics.nu == 0.01 and not base.overrides
+    assert case.with_overrides(["grid.nx=32"]).without_overrides().physics.nu == 0.01

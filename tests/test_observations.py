@@ -368,7 +368,9 @@ def test_case_observations_uses_the_case_directory(tmp_path):
     truth = load_truth(case)
     obs = case_observations(case, truth)
     np.testing.assert_array_equal(obs.cells, [2, 5])
-    np.testing.assert_array_equal(observe(truth, case.observations).cells, [2, 5])  # via case_directory
+    assert "case_directory" not in truth.attrs  # the directory is passed, not carried in the dataset
+    with pytest.raises(ObservationError, match="pass directory="):
+        observe(truth, case.observations)
 
 
 @pytest.mark.parametrize("change, error, needle", [

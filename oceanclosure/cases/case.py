@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import tomllib
 from pathlib import Path
@@ -85,6 +86,7 @@ class Case:
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False,
                                                repr=False)
     overrides: tuple[str, ...] = dataclasses.field(default=(), compare=False)
+    source: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -120,18 +122,24 @@ class Case:
 
     def __reduce__(self):  # raw is a read-only mapping proxy, which cannot be pickled
         state = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return _restore_case, ({**state, "raw": _thaw(self.raw)},)
+        return _restore_case, ({**state, "raw": _thaw(self.raw), "source": _thaw(self.source)},)
 
     def with_overrides(self, overrides: Sequence[str], *,
                        analytic: Mapping[str, Callable] | None = None) -> "Case":
         """A new case with ``--set`` overrides applied to this one, re-validated."""
         overrides = _override_list(overrides)
         raw = apply_overrides(_thaw(self.raw), overrides)
-        return _build(raw, self.path, self.overrides + overrides, analytic)
+        return _build(raw, self.path, self.overrides + overrides, analytic, _thaw(self.source or self.raw))
+
+    def without_overrides(self, *, analytic: Mapping[str, Callable] | None = None) -> "Case":
+        """The case as its file says, before any ``--set`` (from what was read, not re-read)."""
+        if not self.overrides:
+            return self
+        return _build(_thaw(self.source), self.path, (), analytic)
 
 
 def _restore_case(state: dict) -> Case:
-    return Case(**{**state, "raw": _freeze(state["raw"])})
+    return Case(**{**state, "raw": _freeze(state["raw"]), "source": _freeze(state.get("source", {}))})
 
 
 # --------------------------------------------------------------------------
@@ -153,8 +161,9 @@ def load_case(path: str | Path, overrides: Sequence[str] = (), *,
     """
     overrides = _override_list(overrides)
     toml_path = _case_file(Path(path))
-    raw = apply_overrides(_read_toml(toml_path), overrides)
-    return _build(raw, toml_path, overrides, analytic)
+    source = _read_toml(toml_path)
+    raw = apply_overrides(copy.deepcopy(source), overrides)
+    return _build(raw, toml_path, overrides, analytic, source)
 
 
 
@@ -194,14 +203,14 @@ def _read_toml(path: Path) -> dict:
 
 
 def _build(raw: dict, toml_path: Path, overrides: tuple[str, ...],
-           analytic: Mapping[str, Callable] | None) -> Case:
+           analytic: Mapping[str, Callable] | None, source: dict | None = None) -> Case:
     directory = toml_path.parent.resolve()
     sections, problems = _validate(raw, directory, _analytic_registry(analytic))
     if problems:
         raise CaseError(_report(toml_path, overrides, problems))
     sections["closures"] = sections.pop("closure")
     return Case(directory=directory, path=toml_path.resolve(), raw=_freeze(raw),
-                overrides=overrides, **sections)
+                overrides=overrides, source=_freeze(raw if source is None else source), **sections)
 
 
 def _validate(raw: dict, directory: Path, registry: Mapping | None,

@@ -154,8 +154,7 @@ def observe(truth: xr.Dataset, config, grid: Grid | None = None, variable: str =
       truth: a truth dataset (`truth.load_truth`): ``u`` with dims (time, [y,] x).
       config: the case's ``observations`` section.
       grid: the case grid (default: rebuilt from the dataset's attributes).
-      directory: where ``config.file`` is relative to (default: the truth's
-        ``case_directory`` attribute, set by `truth.load_truth`).
+      directory: where ``config.file`` is relative to (the case directory; needed with a file).
 
     With ``config.file`` the file's observations are returned (`read_observation_file`);
     otherwise every ``config.every``-th time, ``config.cells``, plus N(0, noise²)
@@ -163,7 +162,7 @@ def observe(truth: xr.Dataset, config, grid: Grid | None = None, variable: str =
     """
     weight = float(config.weights.get(variable, 0.0))
     if config.file is not None:
-        base = directory if directory is not None else truth.attrs.get("case_directory")
+        base = directory
         if base is None:
             raise ObservationError("observations.file is relative to the case directory, which is "
                                    "unknown here; pass directory= or use case_observations(case, truth)")
