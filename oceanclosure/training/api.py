@@ -16,7 +16,6 @@ from shipped trained parameters.
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -66,7 +65,7 @@ def train(case, *, resume: bool = False, overwrite: bool = False, steps: int | N
     members = trainer.member_closures()
     summary = _summary(trainer, members)
     manifest = {"command": command or " ".join(sys.argv), "jax_backend": jax.default_backend(),
-                "training": dataclasses.asdict(settings), "summary": summary, **provenance()}
+                "training": settings.model_dump(mode="json"), "summary": summary, **provenance()}
     spec = [c.model_dump(mode="json") for c in case.closures]
     path = write_trained_closure(members[0], case.directory / "closure", spec, manifest, overwrite=True)
     return {**summary, "parameters": str(path)}

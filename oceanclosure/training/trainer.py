@@ -46,6 +46,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .. import io as oc_io
+from ..cases import TrainingConfig
 from ..closures.checkpoint import save_parameters
 from .rollout import Problem, batch_loss, penalty, split_closure
 
@@ -54,32 +55,16 @@ class TrainingError(RuntimeError):
     """Training cannot go on (e.g. too many consecutive non-finite updates)."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    """The numbers that drive the loop (from ``[training]``, after CLI overrides)."""
+class Settings(TrainingConfig):
+    """The numbers that drive the loop: the ``[training]`` section itself, after CLI overrides.
 
-    window: int
-    batch: int
-    steps: int
-    optimizer: str
-    learning_rate: float
-    decay_rate: float
-    decay_steps: int
-    clip_norm: float
-    loss: str
-    l1: float
-    l2: float
-    prune_threshold: float
-    seed: int
-    checkpoint_every: int
-    max_failures: int
-    ensemble: int
+    One definition and one set of defaults: `cases.TrainingConfig`.
+    """
 
     @classmethod
     def from_config(cls, config, **overrides) -> "Settings":
-        values = {f.name: getattr(config, f.name) for f in dataclasses.fields(cls)}
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        values = {**config.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+        return cls.model_validate(values)
 
 
 def make_schedule(settings: Settings) -> optax.Schedule:
@@ -249,7 +234,7 @@ class Trainer:
         path = self.checkpoint_dir / f"step_{self.state.step:08d}.npz"
         tree = {"params": self.state.params, "opt_state": self.state.opt_state}
         meta = {"step": self.state.step, "failures": self.state.failures, "skipped": self.state.skipped,
-                "settings": dataclasses.asdict(self.settings)}
+                "settings": self.settings.model_dump(mode="json")}
         oc_io.save_state(tree, path, metadata=meta, overwrite=True)
         self._write_log()
         for old in self.checkpoints()[:-2]:  # keep the last two
