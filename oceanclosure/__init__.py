@@ -16,13 +16,27 @@ post-processing helpers in `oceanclosure.analysis`. The reference problems are
 described in docs/reference_problems.md.
 """
 
-from .boundaries import BoundaryConditions, BoundaryValue, Dirichlet, FieldBoundaries, Flux, Neumann, Periodic
+from .boundaries import (
+    BoundaryConditions,
+    BoundaryValue,
+    Dirichlet,
+    FieldBoundaries,
+    Flux,
+    Neumann,
+    Periodic,
+)
 from .cases import CaseError, load_case
 from .closures import Closure, ClosureSum, NoClosure
 from .closures.base import FluxClosure
 from .grid import Grid
 from .io import grid_from_dataset
-from .models import AdvectionDiffusion, AdvectionDiffusionReaction, Burgers, KdVBurgers, Variable
+from .models import (
+    AdvectionDiffusion,
+    AdvectionDiffusionReaction,
+    Burgers,
+    KdVBurgers,
+    Variable,
+)
 from .resolve import Setup, resolve
 from .runner import RunBlowUpError, RunInterrupted, run, run_to_file
 from .simulation import BlowUpError, SimState, Simulation, SimulationInterrupted

@@ -11,7 +11,15 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from .boundaries import BoundaryConditions, BoundaryValue, Dirichlet, FieldBoundaries, Flux, Neumann, Periodic
+from .boundaries import (
+    BoundaryConditions,
+    BoundaryValue,
+    Dirichlet,
+    FieldBoundaries,
+    Flux,
+    Neumann,
+    Periodic,
+)
 from .cases import adr
 from .expressions import parse_expression
 from .fieldfile import FieldFileError, field_on_grid, open_netcdf, variable_of

@@ -13,10 +13,10 @@ from typing import Callable
 import numpy as np
 
 from .build import build_grid
-from .fieldfile import field_on_grid, open_netcdf, variable_of
 from .closures.base import Closure, NoClosure, as_closure
 from .closures.checkpoint import load_parameters, sidecar_path
 from .closures.library import LibraryClosure
+from .fieldfile import field_on_grid, open_netcdf, variable_of
 
 
 def _library(config, outputs=None) -> LibraryClosure:

@@ -16,7 +16,14 @@ from typing import Optional
 
 import numpy as np
 
-from .build import build_boundary, build_grid, build_model, build_simulation, dtype_for, initial_fields
+from .build import (
+    build_boundary,
+    build_grid,
+    build_model,
+    build_simulation,
+    dtype_for,
+    initial_fields,
+)
 from .closures.base import Closure, as_closure
 from .factory import build_closures
 from .grid import Grid

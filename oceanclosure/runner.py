@@ -19,7 +19,13 @@ import xarray as xr
 
 from .io import RunFileWriter, make_dataset
 from .resolve import resolve
-from .simulation import BlowUpError, SimState, Simulation, SimulationInterrupted, Trajectory
+from .simulation import (
+    BlowUpError,
+    SimState,
+    Simulation,
+    SimulationInterrupted,
+    Trajectory,
+)
 from .timestepping import output_times
 
 

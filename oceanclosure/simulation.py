@@ -30,7 +30,14 @@ from .closures.base import Closure, add_rates, add_tendencies, as_closure
 from .models.base import FluxModel
 
 tree_map = jax.tree_util.tree_map
-from .timestepping import ButcherTableau, StabilityError, get_stepper, max_stable_dt, output_times, steps_between_outputs
+from .timestepping import (
+    ButcherTableau,
+    StabilityError,
+    get_stepper,
+    max_stable_dt,
+    output_times,
+    steps_between_outputs,
+)
 
 
 class SimState(NamedTuple):

@@ -30,6 +30,7 @@ import numpy as np
 
 from .grid import DIMENSION_NAMES, Grid
 
+
 class FeatureError(ValueError, KeyError):
     """A feature name that this grid or model cannot provide (a ValueError and a KeyError)."""
 

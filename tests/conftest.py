@@ -42,3 +42,33 @@ def fitted_order(dxs, errors) -> float:
 def order_of():
     """`fitted_order`, as a fixture: ``order_of(dxs, errors)``."""
     return fitted_order
+
+
+BLOW_UP_CASE = """
+[grid]
+domain = [0.0, 1.0]
+nx = 64
+
+[physics]
+model = "advection_diffusion_reaction"
+variables = { u = { units = "1" } }
+diffusivity = 0.001
+velocity = { u = 1.0 }
+reactions = { u = "u**2" }
+
+[initial_condition]
+expression = "1 + 0.5*sin(2*pi*x)"
+
+[time]
+stop = 5.0
+output_interval = 0.05
+"""
+
+
+@pytest.fixture
+def blow_up_case(tmp_path):
+    """A case directory: u_t + u_x = 0.001 u_xx + u², valid input whose solution reaches infinity near t = 2/3."""
+    case = tmp_path / "explosive"
+    case.mkdir()
+    (case / "case.toml").write_text(BLOW_UP_CASE)
+    return case

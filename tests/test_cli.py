@@ -81,37 +81,8 @@ def test_missing_case_directory(tmp_path, capsys):
     assert code == cli.EXIT_BAD_INPUT and "case.toml" in stderr
 
 
-def _blow_up_case(tmp_path) -> Path:
-    """u_t + u_x = 0.001 u_xx + u²: valid input whose solution reaches infinity near t = 2/3."""
-    case = tmp_path / "explosive"
-    case.mkdir()
-    (case / "case.toml").write_text(BLOW_UP_CASE)
-    return case
-
-
-BLOW_UP_CASE = """
-[grid]
-domain = [0.0, 1.0]
-nx = 64
-
-[physics]
-model = "advection_diffusion_reaction"
-variables = { u = { units = "1" } }
-diffusivity = 0.001
-velocity = { u = 1.0 }
-reactions = { u = "u**2" }
-
-[initial_condition]
-expression = "1 + 0.5*sin(2*pi*x)"
-
-[time]
-stop = 5.0
-output_interval = 0.05
-"""
-
-
-def test_blow_up_keeps_the_finite_output(tmp_path, capsys):
-    case = _blow_up_case(tmp_path)
+def test_blow_up_keeps_the_finite_output(tmp_path, capsys, blow_up_case):
+    case = blow_up_case
     code, _, stderr = _run(capsys, "run", str(case), "--no-plot")
     assert code == cli.EXIT_RUN_FAILED
     assert "stopped being finite" in stderr and "Traceback" not in stderr
@@ -125,8 +96,8 @@ def test_debug_flag_shows_the_traceback(tmp_path):
         cli.main(["--debug", "run", str(SHOCK), "--out", str(tmp_path / "r.nc"), "--set", "time.dt=1.0"])
 
 
-def test_blow_up_says_how_far_it_got_and_marks_the_file(tmp_path, capsys):
-    case = _blow_up_case(tmp_path)
+def test_blow_up_says_how_far_it_got_and_marks_the_file(tmp_path, capsys, blow_up_case):
+    case = blow_up_case
     out = tmp_path / "run.nc"
     code, _, stderr = _run(capsys, "run", str(case), "--out", str(out), "--no-plot")
     assert code == cli.EXIT_RUN_FAILED

@@ -235,37 +235,8 @@ def test_run_to_file_keeps_no_snapshot_in_memory(tmp_path, monkeypatch):
     assert _open(tmp_path / "run.nc").sizes["time"] == 4
 
 
-#: u_t + u_x = 0.001 u_xx + u²: valid input whose solution reaches infinity near t = 2/3.
-BLOW_UP_CASE = """
-[grid]
-domain = [0.0, 1.0]
-nx = 64
-
-[physics]
-model = "advection_diffusion_reaction"
-variables = { u = { units = "1" } }
-diffusivity = 0.001
-velocity = { u = 1.0 }
-reactions = { u = "u**2" }
-
-[initial_condition]
-expression = "1 + 0.5*sin(2*pi*x)"
-
-[time]
-stop = 5.0
-output_interval = 0.05
-"""
-
-
-def _unstable_case(tmp_path) -> Path:
-    case = tmp_path / "explosive"
-    case.mkdir()
-    (case / "case.toml").write_text(BLOW_UP_CASE)
-    return case
-
-
-def test_blow_up_keeps_the_finite_part_marked_incomplete(tmp_path):
-    case = oceanclosure.load_case(_unstable_case(tmp_path))
+def test_blow_up_keeps_the_finite_part_marked_incomplete(tmp_path, blow_up_case):
+    case = oceanclosure.load_case(blow_up_case)
     with pytest.raises(runner.RunBlowUpError, match="stopped being finite") as info:
         runner.run_to_file(case, tmp_path / "run.nc")
     ds = _open(tmp_path / "run.nc")

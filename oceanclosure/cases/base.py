@@ -10,6 +10,7 @@ from typing import (
     Annotated,
     Any,
     Callable,
+    ClassVar,
     Iterable,
     Literal,
     Mapping,
@@ -196,6 +197,16 @@ class _Model(BaseModel):
     """Base of all case models: frozen, unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    #: ``{name: table}`` fields that the case file writes one level up (``[boundary.<name>]``,
+    #: not ``[boundary.variables.<name>]``): dumps and error locations leave the key out.
+    flattened_keys: ClassVar[tuple[str, ...]] = ()
+
+    def model_dump(self, **kwargs):
+        """As pydantic's, with the `flattened_keys` tables lifted into this table, as they are written."""
+        out = super().model_dump(**kwargs)
+        for key in self.flattened_keys:
+            out.update(out.pop(key, {}) or {})
+        return out
 
     def _problems(self, ctx: _Context) -> list[_Problem]:
         """Cross-field checks, run after the fields are valid."""

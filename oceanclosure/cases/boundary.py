@@ -143,13 +143,6 @@ class BoundaryConfig(_Sides):
             return own.side_table(dims, None if own.kind == "periodic" else self)
         return self.side_table(dims)
 
-    def model_dump(self, **kwargs):
-        """Per-variable tables dump as ``[boundary.<name>]``, as they are written."""
-        out = super().model_dump(**kwargs)
-        named = out.pop("variables", {}) or {}
-        out.update(named)
-        return out
-
     def _problems(self, ctx):
         problems = self._side_problems(ctx, complete=not self.variables or self.kind is not None
                                        or bool(self.given()))

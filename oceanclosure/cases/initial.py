@@ -153,11 +153,6 @@ class InitialConditionConfig(FieldInitialCondition):
         """The source of field ``name`` (the flat table for a single-field model)."""
         return self.fields[name] if self.fields else self
 
-    def model_dump(self, **kwargs):
-        out = super().model_dump(**kwargs)
-        out.update(out.pop("fields", {}) or {})
-        return out
-
     def _problems(self, ctx):
         if not self.fields:
             return super()._problems(ctx)

@@ -10,7 +10,11 @@
 """
 
 from .base import Closure, ClosureSum, NoClosure, as_closure
-from .baselines import EddyDiffusivityClosure, SmagorinskyClosure, UpwindCorrectionClosure
+from .baselines import (
+    EddyDiffusivityClosure,
+    SmagorinskyClosure,
+    UpwindCorrectionClosure,
+)
 from .delay import DiscreteDelayClosure, DistributedDelayClosure
 from .library import LibraryClosure
 from .neural import NeuralClosure

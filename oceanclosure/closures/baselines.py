@@ -197,11 +197,7 @@ def _anti_upwind_flux(line, g, h, bounded):
 
 def _on_variable(variable: str, u, tendency: Callable):
     """Apply a one-field ``tendency`` to ``variable`` of the state (a mapping, or that field's array)."""
-    fields = as_fields(u, (variable,))
-    if variable not in fields:
-        raise ValueError(f"this closure acts on '{variable}', which is not a field of the state ({list(fields)})")
-    return like_state(u, {variable: tendency(fields[variable])}, (variable,))
-
+    return like_state(u, {variable: tendency(_field(variable, u))}, (variable,))
 
 
 def _field(variable: str, u):

@@ -22,7 +22,6 @@ from flax import nnx
 
 from ..io import CheckpointError, atomic_path, check_writable, provenance
 
-
 #: The parameter-file format this version writes; kept in the .npz (key `FORMAT_ENTRY`) and the sidecar.
 PARAMETERS_FORMAT = 2
 FORMAT_NAME = "oceanclosure-closure-parameters"

@@ -27,7 +27,13 @@ from flax import nnx
 
 from ..expressions import Expression, parse_expression, to_sympy
 from ..models.base import DISPERSION_RADIUS
-from ..stencils import LETTERS, feature_half_width, feature_names, features, parse_feature
+from ..stencils import (
+    LETTERS,
+    feature_half_width,
+    feature_names,
+    features,
+    parse_feature,
+)
 from .base import Closure, as_fields, like_state
 
 #: Highest derivative order a term may use.

@@ -29,6 +29,7 @@ from ..io import OutputExistsError, provenance
 from .setup import build_problems
 from .trainer import Settings, Trainer, write_trained_closure
 
+
 def trained_parameters_path(case) -> Path:
     return case.directory / TRAINED_PARAMETERS
 
