@@ -138,7 +138,8 @@ def initial_fields(case, grid: Grid, dtype, points: int | None = None) -> dict[s
     """The initial fields ``{name: array}``, evaluated in float64 and then cast to the run's dtype.
 
     Expressions and ``truth = true`` are cell averages (``points`` Gauss–Legendre points
-    per dimension, default `quadrature.DEFAULT_POINTS`) unless ``sampling = "point"``.
+    per dimension, default `quadrature.DEFAULT_POINTS`) and a ``family`` its exact cell
+    averages (`families`), unless ``sampling = "point"``.
     """
     from .quadrature import DEFAULT_POINTS
 
@@ -152,9 +153,11 @@ def initial_fields(case, grid: Grid, dtype, points: int | None = None) -> dict[s
 
 def _initial_field(case, ic, grid: Grid, dtype, what: str, points: int) -> np.ndarray:
     """One field: an expression or the analytic truth at t = start, sampled as ``ic.sampling``
-    says (cell averages by default, `quadrature.sample`), or a file's values."""
+    says (cell averages by default, `quadrature.sample`), a family drawn on the grid, or a file's values."""
     if ic.file is not None:
         values = _ic_from_file(case.resolve_path(ic.file), ic.variable, grid, what)
+    elif ic.family is not None:
+        values = _family_field(ic, grid, what)
     else:
         values = _sampled_initial_field(case, ic, grid, what, points)
     values = np.broadcast_to(np.asarray(values, dtype=np.float64), grid.array_shape)
@@ -180,6 +183,17 @@ def _sampled_initial_field(case, ic, grid: Grid, what: str, points: int) -> np.n
         return sample(expression, grid, sampling, points) if truth is None else truth(case.time.start)
     except ValueError as err:  # e.g. cell_average: not finite inside a cell
         raise InputError(f"the initial condition cannot be evaluated on the grid ({err}); check {what}") from None
+
+
+def _family_field(ic, grid: Grid, what: str) -> np.ndarray:
+    """A ``family`` (`cases.family.FAMILIES`) drawn on the grid: exact cell averages, or centre values."""
+    from .cases.family import FAMILIES
+
+    try:
+        return FAMILIES[ic.family.kind].function(grid, sampling=ic.sampling or "cell_average",
+                                                 **ic.family.arguments())
+    except ValueError as err:  # e.g. a grid that is not 1-D
+        raise InputError(f"{what}.family: {err}") from None
 
 
 def _ic_from_file(path: Path, variable: str, grid: Grid, what: str = "initial_condition") -> np.ndarray:

@@ -269,7 +269,7 @@ BAD = {
         _set("initial_condition", {}), "initial_condition: give exactly one source"),
     "two IC sources": (
         _both(_set("initial_condition.truth", True), _set("truth.analytic", "demo")),
-        "initial_condition: give exactly one source: expression, file, or truth = true "
+        "initial_condition: give exactly one source: expression, file, truth = true, or family "
         "(got expression, truth)"),
     "IC truth without [truth]": (
         _set("initial_condition", {"truth": True}),

@@ -28,34 +28,37 @@ from .base import (
     _Problem,
     _Problems,
 )
+from .family import FamilyConfig
 
 # --------------------------------------------------------------------------
 # [initial_condition], [truth]
 
 
-IC_KEYS = ("expression", "file", "variable", "truth", "sampling")
-SAMPLED_SOURCES = ("expression", "truth")
+IC_KEYS = (*IC_SOURCES, "variable", "sampling")
+SAMPLED_SOURCES = ("expression", "truth", "family")
 """The sources that are functions of x (and y): they take ``sampling``."""
 
 
 class FieldInitialCondition(_Model):
-    """The initial state of one field: exactly one of ``expression``, ``file``, ``truth = true``.
+    """The initial state of one field: exactly one of ``expression``, ``file``, ``truth = true``, ``family``.
 
-    ``sampling`` says how an expression or the analytic truth becomes the state:
-    ``"cell_average"`` (default), ū_i = (1/|C_i|) ∫_{C_i} u₀ dx by adaptive
-    Gauss–Legendre quadrature (`quadrature.cell_average`), or ``"point"``,
-    u₀(x_i) at the cell centres. A file is read as it is.
+    ``sampling`` says how an expression, the analytic truth or a family becomes the
+    state: ``"cell_average"`` (default), ū_i = (1/|C_i|) ∫_{C_i} u₀ dx by adaptive
+    Gauss–Legendre quadrature (`quadrature.cell_average`; a family's averages are
+    exact, `families`), or ``"point"``, u₀(x_i) at the cell centres. A file is read
+    as it is. A ``family`` (`cases.family.FAMILIES`) draws a seeded random field on a 1-D grid.
     """
 
     expression: Optional[Text] = None
     file: Optional[Text] = None
     variable: Optional[Text] = None
     truth: Optional[Flag] = None
+    family: Optional[FamilyConfig] = None
     sampling: Optional[Literal[SAMPLINGS]] = None
 
     @property
     def source(self) -> str:
-        """Which source is used: "expression", "file" or "truth"."""
+        """Which source is used: "expression", "file", "truth" or "family"."""
         return next(name for name in IC_SOURCES if getattr(self, name) not in (None, False))
 
     @model_validator(mode="before")
@@ -104,19 +107,28 @@ class FieldInitialCondition(_Model):
                                       truth)])
         return truth
 
+    @field_validator("family")
+    @classmethod
+    def _one_dimensional(cls, family, info: ValidationInfo):
+        ndim = _Context.of(info).ndim
+        if family is not None and ndim not in (None, 1):
+            raise _Problems([_Problem((), f"a family needs a 1-D grid (this grid is {ndim}-D); "
+                                      "on this grid give initial_condition.expression or file instead")])
+        return family
+
     def _problems(self, ctx):
         sources = [n for n in IC_SOURCES if getattr(self, n) not in (None, False)]
         problems = []
         if len(sources) != 1:
             got = ", ".join(sources) if sources else "none"
-            problems.append(_Problem((), "give exactly one source: expression, file, or "
-                                     f"truth = true (got {got})"))
+            problems.append(_Problem((), "give exactly one source: expression, file, "
+                                     f"truth = true, or family (got {got})"))
         if self.variable is not None and self.file is None:
             problems.append(_Problem(("variable",), "only allowed together with file",
                                      self.variable))
         if self.sampling is not None and self.file is not None:
             problems.append(_Problem(("sampling",), "only allowed together with expression or "
-                                     "truth = true (a file is read as it is)", self.sampling))
+                                     "truth = true, or with a family (a file is read as it is)", self.sampling))
         return problems
 
 

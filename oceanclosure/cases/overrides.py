@@ -33,8 +33,8 @@ def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
     """A copy of ``raw`` with each ``key.path=value`` override set (tables created).
 
     Keys that exclude each other replace each other: setting one initial-condition
-    source (expression, file, truth) removes the others (and ``variable`` with
-    ``file``), and setting ``time.dt`` removes ``time.cfl`` and vice versa.
+    source (`_replace_ic_source`) removes the others, and setting ``time.dt`` removes
+    ``time.cfl`` and vice versa.
     """
     raw = copy.deepcopy(raw)
     for text in _override_list(overrides):
@@ -42,14 +42,36 @@ def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
         node = raw
         for depth in range(len(parts) - 1):
             node = _child(node, parts, depth, text)
-        if parts[:-1] == ("initial_condition",) and parts[-1] in IC_SOURCES:
-            dropped = [s for s in IC_SOURCES if s != parts[-1]]
-            for key in dropped + (["variable"] if "file" in dropped else []):
-                node.pop(key, None)
+        _replace_ic_source(raw, parts)
         if parts[:-1] == ("time",) and parts[-1] in TIME_STEP_CHOICES:
             node.pop(next(k for k in TIME_STEP_CHOICES if k != parts[-1]), None)
         _assign(node, parts, value, text)
     return raw
+
+
+def _replace_ic_source(raw: dict, parts: tuple[str, ...]) -> None:
+    """Drop the initial-condition sources that the override ``parts`` replaces.
+
+    An override of a source, or of a key inside one, ``initial_condition.<source>[.…]``
+    or per field ``initial_condition.<name>.<source>[.…]`` (sources: `IC_SOURCES`, e.g.
+    ``initial_condition.family.seed``), removes the table's other sources, with
+    ``variable`` unless the source is ``file``, and ``sampling`` if it is ``file``
+    (a file is read as it is).
+    """
+    depth = next((d for d in (1, 2) if len(parts) > d and parts[0] == "initial_condition"
+                  and parts[d] in IC_SOURCES and (d == 1 or parts[1] not in IC_SOURCES)), None)
+    if depth is None:
+        return
+    table = raw
+    for part in parts[:depth]:
+        table = table.get(part) if isinstance(table, dict) else None
+    if not isinstance(table, dict):
+        return
+    source = parts[depth]
+    kept = "variable" if source == "file" else "sampling"
+    for key in (*IC_SOURCES, "variable", "sampling"):
+        if key not in (source, kept):
+            table.pop(key, None)
 
 
 def _index(node: list, parts: tuple, depth: int, text: str) -> int:
