@@ -6,6 +6,8 @@ Public surface::
     ds = oceanclosure.run(case)            # xarray.Dataset with u (and u_truth)
     oceanclosure.run_to_file(case, "run.nc")   # the same, streamed to netCDF
     setup = oceanclosure.resolve(case)     # grid, model, closure, initial fields, truth, times
+    sweep = oceanclosure.evaluate(case)    # the case's [evaluate] sweep: xarray.Dataset (closure, axes...)
+    sweep = oceanclosure.open_sweep("output/evaluate.nc")
 
 and the building blocks: `Grid`, `BoundaryConditions` (`Periodic`, `Dirichlet`,
 `Neumann`, `Flux`, values that are `BoundaryValue` expressions in t), the
@@ -40,6 +42,7 @@ from .models import (
 from .resolve import Setup, resolve
 from .runner import RunBlowUpError, RunInterrupted, run, run_to_file
 from .simulation import BlowUpError, SimState, Simulation, SimulationInterrupted
+from .sweeps import evaluate, open_sweep
 
 __version__ = "0.1.0"
 
@@ -47,6 +50,6 @@ __all__ = [
     "AdvectionDiffusion", "AdvectionDiffusionReaction", "BlowUpError", "BoundaryConditions", "BoundaryValue",
     "Burgers", "CaseError", "Closure", "ClosureSum", "Dirichlet", "FieldBoundaries", "Flux", "FluxClosure", "Grid",
     "KdVBurgers", "Neumann", "NoClosure", "Periodic", "RunBlowUpError", "RunInterrupted", "Setup", "SimState",
-    "Simulation", "SimulationInterrupted", "Variable", "grid_from_dataset", "load_case", "resolve", "run",
-    "run_to_file",
+    "Simulation", "SimulationInterrupted", "Variable", "evaluate", "grid_from_dataset", "load_case", "open_sweep",
+    "resolve", "run", "run_to_file",
 ]

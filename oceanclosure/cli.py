@@ -3,7 +3,9 @@
 
 ``run`` streams the output to the file as it is computed (nothing is kept in
 memory); a run that blows up or is interrupted keeps the part computed, marked
-with an ``incomplete`` attribute, and says on the console how far it got.
+with an ``incomplete`` attribute, and says on the console how far it got. It
+compares with the case's truth, whatever its source (a missing fine truth is
+generated first), and says so when an override made the truth inapplicable.
 
 Exit codes: 0 success, 1 the run failed (e.g. blew up; the finite part of the
 output is still written), 2 bad input (case, options, files), 3 internal error,
@@ -18,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import cli_training
+from . import cli_evaluate, cli_training
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -46,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="override a case key, e.g. --set physics.nu=0.02 (repeatable)")
     truth.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     cli_training.register(commands)
+    cli_evaluate.register(commands)
     return parser
 
 
@@ -84,6 +87,8 @@ def _dispatch(args) -> int:
         return command_truth(args)
     if args.command == "train":
         return cli_training.command_train(args)
+    if args.command == "evaluate":
+        return cli_evaluate.command_evaluate(args)
     if args.command == "discover":
         return cli_training.command_discover(args)
     raise ValueError(f"unknown command {args.command}")
@@ -184,24 +189,34 @@ def _print_summary(case, ds, out: Path, png: Path | None, seconds: float) -> Non
         f"case        {case.directory.name} ({ds.attrs['model']}, {ds.attrs['scheme']}, {ds.attrs['stepper']})",
         f"grid        {' x '.join(str(n) for n in reversed(first.shape[1:]))} cells, {ds.attrs['precision']}",
         f"closure     {ds.attrs['closure']}",
-        f"time        {float(ds.time[0]):g} -> {float(ds.time[-1]):g}, dt = {ds.attrs['dt']:.4g}, "
-        f"{ds.attrs['steps']} steps, {seconds:.2f} s wall",
+        (f"time        {float(ds.time[0]):g} -> {float(ds.time[-1]):g}, dt = {ds.attrs['dt']:.4g}, "
+         f"{ds.attrs['steps']} steps, {seconds:.2f} s wall"),
     ]
     for name in fields:
         lines += _field_lines(case, name, _summary_numbers(ds, name))
+    lines += _truth_lines(ds)
     lines.append(f"wrote       {out}" + (f" and {png}" if png else ""))
     print("\n".join(lines))
 
 
+def _truth_lines(ds) -> list[str]:
+    """Why the truth was not compared, and what it is compared across as given (the run's attributes)."""
+    lines = [f"vs truth    not compared: {ds.attrs['truth_not_compared']}"] if "truth_not_compared" in ds.attrs else []
+    notes = str(ds.attrs.get("truth_notes", ""))
+    return lines + [f"truth note  {note}" for note in notes.splitlines() if note]
+
+
 def _field_lines(case, name: str, numbers: dict) -> list[str]:
+    from .truth import truth_label
+
     label = f"{name} range".ljust(11)
-    lines = [f"{label} [{numbers['min']:.4g}, {numbers['max']:.4g}], mass change {numbers['mass_change']:.3g} "
-             "(cell sums)"]
+    lines = [(f"{label} [{numbers['min']:.4g}, {numbers['max']:.4g}], mass change {numbers['mass_change']:.3g} "
+              "(cell sums)")]
     if "time_mean_rms" in numbers:
         lines.append(
             f"vs truth    time-mean RMS error {numbers['time_mean_rms']:.4g} "
             f"(final {numbers['final_rms']:.4g}, max |err| {numbers['max_abs']:.4g}) "
-            f"against '{case.truth.analytic}'"
+            f"against {truth_label(case)}"
         )
         if "baseline_rms" in numbers:
             base = numbers["baseline_rms"]

@@ -4,20 +4,29 @@
 the same content to a netCDF file one snapshot at a time (`io.RunFileWriter`), so
 a long run never holds its output in memory. A run that blows up, or is stopped by
 SIGINT, keeps the part already computed, marked with an ``incomplete`` attribute.
+
+Beside each field ``<name>`` the output holds ``<name>_truth``, the case's truth at
+the same times, whatever its source: the analytic solution, evaluated at each
+output time, or the fine or file truth, read a snapshot at a time from its file
+(`truth.open_truth`, which generates a missing one first). When the overrides make
+the truth inapplicable (`truth.truth_inapplicable`) nothing is compared, and the
+global attribute ``truth_not_compared`` says why; ``truth_notes`` lists what is
+compared as given (`truth.truth_notes`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time as _time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from .io import RunFileWriter, make_dataset
+from .io import RunFileWriter, check_writable, make_dataset
 from .resolve import resolve
 from .simulation import (
     BlowUpError,
@@ -27,6 +36,7 @@ from .simulation import (
     Trajectory,
 )
 from .timestepping import output_times
+from .truth import TIME_TOLERANCE, open_truth, truth_label
 
 
 class RunBlowUpError(RuntimeError):
@@ -49,22 +59,75 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 @dataclasses.dataclass(frozen=True)
+class _Truth:
+    """The truth a run writes beside its fields.
+
+    Attributes:
+      about: ``{"<name>_truth": CF attributes (or a long_name)}``, in output order.
+      at: ``at(index, t) -> {"<name>_truth": values}`` at the run's output ``index``, time ``t``.
+      close: releases what ``at`` reads from (a file).
+    """
+
+    about: dict[str, object]
+    at: Callable[[int, float], dict[str, np.ndarray]]
+    close: Callable[[], None] = lambda: None
+
+
+@dataclasses.dataclass(frozen=True)
 class _Setup:
-    """What a run needs, built once: the simulation, its initial state, the analytic truth (or None)."""
+    """What a run needs, built once: the simulation, its initial state, the truth (or None), the truth's notes."""
 
     sim: Simulation
     state: SimState
-    truth: Optional[Callable[[float], np.ndarray]]
+    truth: _Truth | None
+    truth_attrs: dict[str, str]
 
 
-def _setup(case, closure) -> _Setup:
+def _setup(case, closure, truth: bool = True, progress=None) -> _Setup:
+    """The parts of a run; with ``truth``, the truth to write (a fine one may be generated first)."""
     setup = resolve(case, closure)
     sim = setup.simulation
     state = sim.initial_state({k: jnp.asarray(v) for k, v in setup.fields0.items()}, case.time.start)
-    return _Setup(sim, state, setup.truth)
+    if not truth:
+        return _Setup(sim, state, None, {})
+    attrs = {"truth_not_compared": setup.truth_not_compared} if setup.truth_not_compared else {}
+    if setup.truth_notes:
+        attrs["truth_notes"] = "\n".join(setup.truth_notes)
+    return _Setup(sim, state, _truth(case, setup, progress), attrs)
 
 
-def run(case, closure=None, progress=None, baseline: bool = False) -> xr.Dataset:
+def _truth(case, setup, progress) -> _Truth | None:
+    """The case's truth as the run writes it (None: no truth, or not compared)."""
+    if setup.truth is not None:
+        analytic = setup.truth
+        return _Truth({"u_truth": f"analytic solution '{case.truth.analytic}'"},
+                      lambda index, t: {"u_truth": analytic(t)})
+    if case.truth is None or case.truth.source == "analytic" or setup.truth_not_compared:
+        return None
+    return _stored_truth(case, setup.grid, progress)
+
+
+def _stored_truth(case, grid, progress) -> _Truth:
+    """A fine or file truth, read from its file (`open_truth`) one output at a time."""
+    ds = open_truth(case, progress=progress)
+    names, times = case.physics.variable_names, np.asarray(ds["time"].values, dtype=np.float64)
+    spatial = tuple(reversed(grid.dims))
+    tolerance = TIME_TOLERANCE * max(1.0, abs(case.time.start), abs(case.time.stop))
+    prefix = (lambda name: "") if names == ("u",) else (lambda name: f"{name}: ")
+    about = {f"{name}_truth": {"units": str(ds[name].attrs.get("units", "1")),
+                               "long_name": f"{prefix(name)}truth, {truth_label(case)}"} for name in names}
+
+    def at(index: int, t: float) -> dict[str, np.ndarray]:
+        if index >= times.size or abs(times[index] - t) > tolerance:
+            raise RuntimeError(f"the run's output {index} at t = {t:g} is not the truth's time "
+                               f"{times[min(index, times.size - 1)]:g}; this is a bug in oceanclosure")
+        return {f"{name}_truth": np.asarray(ds[name].isel(time=index).transpose(*spatial).values)
+                for name in names}
+
+    return _Truth(about, at, ds.close)
+
+
+def run(case, closure=None, progress=None, baseline: bool = False, truth: bool = True) -> xr.Dataset:
     """Run ``case`` and return its output as an `xarray.Dataset`.
 
     Args:
@@ -72,12 +135,27 @@ def run(case, closure=None, progress=None, baseline: bool = False) -> xr.Dataset
         (e.g. `NoClosure()` for the baseline) to replace it.
       baseline: also run without the closure and store that run as ``u_baseline``
         (only when there is a closure).
+      truth: write the case's truth beside the fields (False: do not, and do not
+        generate a missing fine truth).
 
-    The dataset holds ``u`` (this run) and, when the case has an analytic truth,
-    ``u_truth`` at the same times. Raises `RunBlowUpError` (with the finite part
-    of the output attached) if the state stops being finite.
+    The dataset holds each field ``u`` (this run) and, when the case has a truth that
+    applies to it, ``u_truth`` at the same times (see the module docstring). Raises
+    `RunBlowUpError` (with the finite part of the output attached) if the state stops
+    being finite.
     """
-    setup = _setup(case, closure)
+    setup = _setup(case, closure, truth, progress)
+    try:
+        ds = _run_in_memory(case, setup, progress)
+    finally:
+        if setup.truth is not None:
+            setup.truth.close()
+    if baseline and not setup.sim.closure.is_null:
+        for name, values in _baseline(case, ds, setup.sim.model.variable_names).items():
+            ds[name] = values
+    return ds
+
+
+def _run_in_memory(case, setup: _Setup, progress) -> xr.Dataset:
     started = _time.perf_counter()
     try:
         trajectory = setup.sim.run(setup.state, case.time.stop, case.time.output_interval, progress=progress)
@@ -86,14 +164,11 @@ def run(case, closure=None, progress=None, baseline: bool = False) -> xr.Dataset
         last = float(err.trajectory.times[-1])
         partial.attrs["incomplete"] = incomplete_note("the run stopped being finite", last, case.time.stop)
         raise RunBlowUpError(str(err), dataset=partial, t=last) from None
-    ds = _dataset(case, setup, trajectory, _time.perf_counter() - started)
-    if baseline and not setup.sim.closure.is_null:
-        for name, values in _baseline(case, ds, setup.sim.model.variable_names).items():
-            ds[name] = values
-    return ds
+    return _dataset(case, setup, trajectory, _time.perf_counter() - started)
 
 
-def run_to_file(case, path, closure=None, progress=None, baseline: bool = False, overwrite: bool = False) -> Path:
+def run_to_file(case, path, closure=None, progress=None, baseline: bool = False, overwrite: bool = False,
+                truth: bool = True) -> Path:
     """Run ``case`` and stream its output to the netCDF file ``path`` as it is computed.
 
     The file holds what `run` returns (the same variables, attributes and values),
@@ -108,13 +183,18 @@ def run_to_file(case, path, closure=None, progress=None, baseline: bool = False,
     In both cases the file has a global attribute ``incomplete`` saying why and
     where the output ends.
     """
-    setup = _setup(case, closure)
-    variables = {name: about for name, (_, about) in _field_specs(case, setup).items()}
-    count = len(output_times(case.time.start, case.time.stop, case.time.output_interval))
-    with RunFileWriter(path, setup.sim.grid, variables, overwrite=overwrite, expected_times=count) as out:
-        _stream_run(case, setup, out, progress)
-        if baseline and not setup.sim.closure.is_null:
-            _stream_baseline(case, out, setup.sim.model.variables)
+    check_writable(Path(path), overwrite)  # refuse before a fine truth is generated
+    setup = _setup(case, closure, truth, progress)
+    try:
+        variables = {name: about for name, (_, about) in _field_specs(case, setup).items()}
+        count = len(output_times(case.time.start, case.time.stop, case.time.output_interval))
+        with RunFileWriter(path, setup.sim.grid, variables, overwrite=overwrite, expected_times=count) as out:
+            _stream_run(case, setup, out, progress)
+            if baseline and not setup.sim.closure.is_null:
+                _stream_baseline(case, out, setup.sim.model.variables)
+    finally:
+        if setup.truth is not None:
+            setup.truth.close()
     return out.path
 
 
@@ -124,7 +204,7 @@ def _stream_run(case, setup: _Setup, out: RunFileWriter, progress) -> None:
     def on_output(t: float, fields: dict) -> None:
         snapshot = dict(fields)
         if setup.truth is not None:
-            snapshot["u_truth"] = setup.truth(t)
+            snapshot.update(setup.truth.at(out.count, t))
         out.append(t, snapshot)
 
     started = _time.perf_counter()
@@ -132,9 +212,9 @@ def _stream_run(case, setup: _Setup, out: RunFileWriter, progress) -> None:
         trajectory = setup.sim.run(setup.state, case.time.stop, case.time.output_interval, progress=progress,
                                    on_output=on_output, keep=False)
     except (BlowUpError, SimulationInterrupted) as err:
-        out.set_attrs(_run_attrs(case, setup.sim, err.trajectory, _time.perf_counter() - started))
+        out.set_attrs(_run_attrs(case, setup, err.trajectory, _time.perf_counter() - started))
         _stopped_early(out, err, "the run", out.last_time, case.time.stop)
-    out.set_attrs(_run_attrs(case, setup.sim, trajectory, _time.perf_counter() - started))
+    out.set_attrs(_run_attrs(case, setup, trajectory, _time.perf_counter() - started))
 
 
 def _stream_baseline(case, out: RunFileWriter, variables) -> None:
@@ -144,7 +224,7 @@ def _stream_baseline(case, out: RunFileWriter, variables) -> None:
     """
     from .closures import NoClosure
 
-    base = _setup(case, NoClosure())
+    base = _setup(case, NoClosure(), truth=False)
     out.add_variables({f"{v.name}_baseline": _baseline_attrs(v) for v in variables})
     written: list[float] = []  # the times written, to check that they are the run's
 
@@ -191,7 +271,7 @@ def _baseline(case, ds: xr.Dataset, names) -> dict[str, xr.DataArray]:
     from .closures import NoClosure
 
     try:
-        base = run(case, closure=NoClosure())
+        base = run(case, closure=NoClosure(), truth=False)
     except RunBlowUpError as err:  # keep what there is; the rest is NaN
         base = err.dataset.reindex(time=ds["time"])
     out = {}
@@ -212,18 +292,20 @@ def _field_specs(case, setup: _Setup, trajectory: Trajectory | None = None) -> d
     specs = {v.name: (None if trajectory is None else trajectory.fields[v.name], _field_attrs(v, "state of this run"))
              for v in sim.model.variables}
     if setup.truth is not None:
-        data = None if trajectory is None else np.stack([setup.truth(t) for t in trajectory.times])
-        specs["u_truth"] = (data, f"analytic solution '{case.truth.analytic}'")
+        values = [] if trajectory is None else [setup.truth.at(i, float(t)) for i, t in enumerate(trajectory.times)]
+        for name, about in setup.truth.about.items():
+            specs[name] = (None if trajectory is None else np.stack([v[name] for v in values]), about)
     return specs
 
 
 def _dataset(case, setup: _Setup, trajectory: Trajectory, wall_seconds: float) -> xr.Dataset:
     fields = _field_specs(case, setup, trajectory)
-    return make_dataset(setup.sim.grid, trajectory.times, fields, _run_attrs(case, setup.sim, trajectory, wall_seconds))
+    return make_dataset(setup.sim.grid, trajectory.times, fields, _run_attrs(case, setup, trajectory, wall_seconds))
 
 
-def _run_attrs(case, sim: Simulation, trajectory: Trajectory, wall_seconds: float) -> dict[str, object]:
+def _run_attrs(case, setup: _Setup, trajectory: Trajectory, wall_seconds: float) -> dict[str, object]:
     """The global attributes of a run (besides the grid's and the provenance)."""
+    sim = setup.sim
     return {
         "title": f"oceanclosure run of case '{case.directory.name}'",
         "case_toml": case.to_toml(),
@@ -236,6 +318,7 @@ def _run_attrs(case, sim: Simulation, trajectory: Trajectory, wall_seconds: floa
         "precision": case.grid.precision,
         "wall_seconds": float(wall_seconds),
         "boundary": sim.model.bc.describe(),
+        **setup.truth_attrs,
     }
 
 

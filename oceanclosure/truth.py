@@ -28,8 +28,8 @@ import dataclasses
 import hashlib
 import inspect
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 import tomli_w
@@ -42,8 +42,23 @@ from .grid import Grid
 from .quadrature import DEFAULT_POINTS, SAMPLINGS, sample
 from .timestepping import output_times
 
-__all__ = ["TruthError", "AnalyticTruth", "truth_path", "truth_key", "generate_truth", "load_truth",
-           "check_truth", "fine_case", "case_grid", "case_times"]
+__all__ = [
+    "NO_TRUTH",
+    "AnalyticTruth",
+    "TruthError",
+    "case_grid",
+    "case_times",
+    "check_truth",
+    "fine_case",
+    "generate_truth",
+    "load_truth",
+    "open_truth",
+    "truth_inapplicable",
+    "truth_key",
+    "truth_label",
+    "truth_notes",
+    "truth_path",
+]
 
 TIME_TOLERANCE = 1e-9
 """Times and coordinates coincide when they differ by less than this, relative to the span."""
@@ -86,7 +101,7 @@ class AnalyticTruth:
 
     @classmethod
     def from_case(cls, case, sampling: str | None = None,
-                  points: int = DEFAULT_POINTS, grid: Grid | None = None) -> "AnalyticTruth | None":
+                  points: int = DEFAULT_POINTS, grid: Grid | None = None) -> AnalyticTruth | None:
         """The case's ``[truth] analytic`` solution on its grid (None without one).
 
         ``sampling`` defaults to ``truth.sampling``; physics parameters the solution
@@ -206,6 +221,177 @@ def _own_file(case) -> bool:
 
 
 # --------------------------------------------------------------------------
+# whether the truth applies to a case changed by overrides
+
+NO_TRUTH = "the case has no [truth]"
+"""What `truth_inapplicable` says of a case without a ``[truth]`` (no comparison, and nothing to note)."""
+
+_UNSET = object()
+
+
+def truth_label(case) -> str:
+    """Which truth the case compares against: ``analytic 'name'``, ``fine (refine 8)`` or ``file 'x.nc'``."""
+    _require_truth(case)
+    source = case.truth.source
+    if source == "analytic":
+        return f"analytic '{case.truth.analytic}'"
+    if source == "fine":
+        return f"fine (refine {case.truth.fine.refine})"
+    return f"file '{case.truth.file}'"
+
+
+def truth_inapplicable(case) -> str | None:
+    """None if the case's truth is a truth of the case as overridden; else why not, in one line.
+
+    The overrides (``case.overrides``, compared with what the case file says) may change:
+
+    * the initial condition: only to ``initial_condition.truth = true`` (analytic truths);
+      a fine truth is run from the changed one, so it still applies;
+    * ``physics.model``, or a PDE parameter (`params`; the numerics, ``physics.scheme``,
+      always may): an analytic truth only takes the parameters its solution accepts
+      (advecting_shock takes ``nu``) and that ``truth.parameters`` does not fix; a file
+      truth takes none; a fine truth is run with them unless ``truth.fine.physics`` fixes them;
+    * the grid and the times: a file truth must still lie on the grid and cover the times.
+
+    Everything else (grid, time, boundary, closures, training, output) leaves the truth
+    applicable; `truth_notes` says what is compared as given. Returns `NO_TRUTH` for a
+    case without a ``[truth]``.
+    """
+    if case.truth is None:
+        return NO_TRUTH
+    if not case.overrides:
+        return None
+    return _initial_condition_reason(case) or _physics_reason(case) or _file_fit_reason(case)
+
+
+def truth_notes(case) -> list[str]:
+    """What the overrides changed that the truth is compared across as given, one line each.
+
+    A changed domain, boundary condition or start time (and, for an analytic truth, a
+    parameter of its solution when the initial condition is not the truth): the truth
+    is still compared, but it need not satisfy what changed. Empty without a ``[truth]``,
+    for a fine truth (it is run from the overridden case) and when `truth_inapplicable`.
+    """
+    if case.truth is None or case.truth.source == "fine" or not case.overrides or truth_inapplicable(case):
+        return []
+    what = _the(case)
+    from_truth = _initial_condition_is_truth(case)
+    notes = [f"grid.{key} was overridden: {what} is compared as given on the new grid"
+             for key in _changed(case, "grid") if key in ("domain", "dims")]
+    notes += [f"boundary.{key} was overridden: {what} is compared as given (it need not satisfy the new "
+              "boundary condition)" for key in _changed(case, "boundary")]
+    if "start" in _changed(case, "time") and not from_truth:
+        notes.append(f"time.start was overridden: {what} is compared as given from the new start (the initial "
+                     "condition need not be the truth there)")
+    if case.truth.source == "analytic" and not from_truth:
+        notes += [f"physics.{key} was overridden and the initial condition is not initial_condition.truth = true: "
+                  f"{what} for the new {key} is compared as given" for key in _physics_changes(case)
+                  if key in case.physics.params()]
+    return notes
+
+
+def _initial_condition_reason(case) -> str | None:
+    if case.truth.source == "fine" or not _changed(case, "initial_condition"):
+        return None
+    if _initial_condition_is_truth(case):
+        return None
+    return (f"{_overrides_of(case, 'initial_condition')} changed the initial condition, so {_the(case)} "
+            "no longer applies")
+
+
+def _initial_condition_is_truth(case) -> bool:
+    """Whether every field starts from the analytic truth (``initial_condition.truth = true``)."""
+    return all(case.initial_condition.for_field(name).source == "truth" for name in case.physics.variable_names)
+
+
+def _physics_reason(case) -> str | None:
+    """Why a changed ``physics.model`` or PDE parameter leaves the truth behind, if it does."""
+    source, parameters = case.truth.source, case.physics.params()
+    for key in _physics_changes(case):
+        changed = f"{_overrides_of(case, 'physics', key)} changed physics.{key}"
+        if key == "model":
+            return f"{changed}, so {_the(case)} no longer applies"
+        if key not in parameters:  # numerics (the scheme): the same PDE
+            continue
+        if source == "file":
+            return f"{changed}, a parameter of the PDE, so {_the(case)} no longer applies"
+        if source == "fine" and key in case.truth.fine.physics:
+            return f"{changed}, but truth.fine.physics fixes {key} for the fine run, so {_the(case)} no longer applies"
+        if source == "analytic" and key in case.truth.parameters:
+            return (f"{changed}, but truth.parameters fixes {key} = {case.truth.parameters[key]!r} for {_the(case)}, "
+                    "so it no longer applies")
+        if source == "analytic" and key not in _solution_parameters(case):
+            return (f"{changed}, which {_the(case)} does not take (it takes "
+                    f"{sorted(_solution_parameters(case))}), so it no longer applies")
+    return None
+
+
+def _solution_parameters(case) -> set[str]:
+    accepted = inspect.signature(get_analytic(case.truth.analytic)).parameters
+    return set(accepted) - {"x", "y", "z", "t"}
+
+
+def _file_fit_reason(case) -> str | None:
+    """Why a file truth does not lie on the overridden grid or cover the overridden times, if it does not."""
+    if case.truth.source != "file" or not (_changed(case, "grid") or _changed(case, "time")):
+        return None
+    path = case.resolve_path(case.truth.file)
+    names = case.physics.variable_names
+    stored = [case.truth.variable] if names == ("u",) else list(names)
+    try:
+        with _open_lazily(path, "truth.file") as ds:
+            for variable in (v for v in stored if v in ds):  # a missing variable is load_truth's error
+                da = _on_grid(ds[variable], case_grid(case), f"truth.file {path}: '{variable}'")
+                _time_index(da["time"].values, case, f"truth.file {path}")
+    except TruthError as err:
+        overrides = " and ".join(_overrides_of(case, s) for s in ("grid", "time") if _changed(case, s))
+        return f"{overrides} changed the grid or times, and {_the(case)} does not fit them: {err}"
+    return None
+
+
+def _the(case) -> str:
+    """The truth, named in a sentence."""
+    source = case.truth.source
+    if source == "analytic":
+        return f"the analytic solution '{case.truth.analytic}'"
+    if source == "fine":
+        return f"the fine truth (refine {case.truth.fine.refine})"
+    return f"the truth file '{case.truth.file}'"
+
+
+def _changed(case, section: str) -> list[str]:
+    """The keys of ``section`` whose value the overrides changed from what the case file says."""
+    new, old = case.raw.get(section) or {}, case.source.get(section) or {}
+    if not hasattr(new, "keys") or not hasattr(old, "keys"):
+        return [] if new == old else [section]
+    return sorted(k for k in set(new) | set(old) if new.get(k, _UNSET) != old.get(k, _UNSET))
+
+
+def _physics_changes(case) -> list[str]:
+    """The physics keys the overrides changed, a key given only as its default not counted."""
+    fields = type(case.physics).model_fields
+
+    def value(table, key):
+        field = fields.get(key)
+        default = _UNSET if field is None or field.is_required() else field.default
+        return (table or {}).get(key, default)
+
+    return [key for key in _changed(case, "physics")
+            if value(case.raw.get("physics"), key) != value(case.source.get("physics"), key)]
+
+
+def _overrides_of(case, section: str, key: str | None = None) -> str:
+    """The overrides that set ``section`` (or its ``key``), quoted, for a message."""
+    from .cases.overrides import parse_override
+
+    def touches(parts: tuple[str, ...]) -> bool:
+        return parts[0] == section and (key is None or len(parts) == 1 or parts[1] == key)
+
+    texts = [text for text in case.overrides if touches(parse_override(text)[0])]
+    return " and ".join(f"override '{text}'" for text in texts) or f"an override of {section}"
+
+
+# --------------------------------------------------------------------------
 # generation
 
 
@@ -313,7 +499,7 @@ def _fine(case, progress) -> tuple[np.ndarray, dict]:
     overrides = fine_overrides(case)
     fine = case.with_overrides(overrides)
     try:
-        ds = run(fine, closure=NoClosure(), progress=progress)
+        ds = run(fine, closure=NoClosure(), progress=progress, truth=False)
     except RunBlowUpError as err:
         raise TruthError(f"the fine truth run ({' '.join(overrides)}) blew up: {err}; lower "
                          "truth.fine.cfl or give truth.fine.dt") from None
@@ -362,6 +548,18 @@ def _open(path: Path, what: str) -> xr.Dataset:
         return open_netcdf(path, what)
     except FieldFileError as err:
         raise TruthError(str(err)) from None
+
+
+def _open_lazily(path: Path, what: str) -> xr.Dataset:
+    """The dataset at ``path`` with nothing read but its coordinates (close it after use)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{what}: {path} does not exist (paths are relative to the case directory)")
+    try:
+        return xr.open_dataset(path, decode_times=False, decode_timedelta=False, cache=False)
+    except Exception as err:  # noqa: BLE001 -- netCDF4/HDF5/scipy raise many kinds of errors on bad files
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise TruthError(f"{what}: cannot read {path} as netCDF ({reason}); check the file, or delete it and "
+                         "regenerate it") from None
 
 
 def _close(a, b, scale: float) -> bool:
@@ -468,3 +666,20 @@ def load_truth(case, generate: bool = True, overwrite: bool = False,
         ds = generate_truth(case, progress=progress)
         write_netcdf(ds, path, overwrite=overwrite)
     return ds
+
+
+def open_truth(case, progress: Callable[[float, float], None] | None = None) -> xr.Dataset:
+    """The case's truth file at `truth_path`, opened lazily: read it a snapshot at a time, and close it.
+
+    A missing file is generated and written first, as by `load_truth`; the file is
+    checked like `load_truth`'s (grid, times, settings).
+    """
+    path = truth_path(case)
+    if not path.exists():
+        load_truth(case, progress=progress)
+    ds = _open_lazily(path, "truth")
+    try:
+        return check_truth(ds, case, path)
+    except BaseException:
+        ds.close()
+        raise

@@ -24,7 +24,7 @@ def test_run_writes_netcdf_png_and_summary(tmp_path, capsys):
     ds = analysis.open_run(out)
     assert {"u", "u_truth"} <= set(ds.data_vars)
     assert out.with_suffix(".png").exists()
-    assert "time-mean RMS error" in stdout
+    assert "time-mean RMS error" in stdout and "against analytic 'advecting_shock'" in stdout
     reported = float(stdout.split("time-mean RMS error")[1].split()[0])
     assert reported == pytest.approx(analysis.time_mean_rms(ds["u"], ds["u_truth"]), rel=1e-3)
     assert float(ds.time[-1]) == 0.5

@@ -41,6 +41,7 @@ from .boundary import (
     check_boundary,
 )
 from .closures import ClosureConfig
+from .evaluate import EvaluateConfig
 from .grid import GridConfig, _domain
 from .initial import InitialConditionConfig, check_initial_condition
 from .observations import ObservationsConfig
@@ -83,6 +84,7 @@ class Case:
     closures: tuple[ClosureConfig, ...] = ()
     observations: ObservationsConfig = dataclasses.field(default_factory=ObservationsConfig)
     training: Optional[TrainingConfig] = None
+    evaluate: Optional[EvaluateConfig] = None
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False,
                                                repr=False)
     overrides: tuple[str, ...] = dataclasses.field(default=(), compare=False)
@@ -114,6 +116,8 @@ class Case:
         resolved["observations"] = dump(self.observations)
         if self.training is not None:
             resolved["training"] = dump(self.training)
+        if self.evaluate is not None:
+            resolved["evaluate"] = dump(self.evaluate)
         return resolved
 
     def to_toml(self) -> str:

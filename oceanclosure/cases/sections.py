@@ -18,6 +18,7 @@ from pydantic import (
 from .base import _NO_VALUE, _Context, _models_in, _Problem, _Problems, _tags
 from .boundary import BoundaryConfig
 from .closures import ClosureConfig
+from .evaluate import EvaluateConfig
 from .grid import GridConfig
 from .initial import InitialConditionConfig
 from .observations import ObservationsConfig
@@ -47,6 +48,7 @@ _SECTIONS = {
     "closure": _Section(tuple[ClosureConfig, ...], False, ()),
     "observations": _Section(ObservationsConfig, False, ObservationsConfig()),
     "training": _Section(Optional[TrainingConfig], False),
+    "evaluate": _Section(Optional[EvaluateConfig], False),
 }
 _ADAPTERS = {name: TypeAdapter(s.annotation) for name, s in _SECTIONS.items()}
 
