@@ -323,7 +323,7 @@ def test_sigint_keeps_the_partial_file_and_exits_130(tmp_path):
     )
     try:
         _wait_for(lambda: out.parent.exists() and _leftovers(out.parent), proc, 120)  # the temporary file
-        time.sleep(1.0)  # let it compute a few outputs
+        time.sleep(4.0)  # let it compute a few outputs (it needs 100 000; under load the first chunk takes seconds)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=120)
     finally:

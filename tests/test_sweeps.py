@@ -79,11 +79,18 @@ def _case_dir(tmp_path, extra: str = CLOSURES, base: str = CASE):
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
-    case = oceanclosure.load_case(_case_dir(tmp_path_factory.mktemp("sweep")))
-    return case, evaluate(case)
+    """The sweep in JAX's default 32-bit mode (other test modules switch x64 on and off)."""
+    from conftest import _set_x64
+
+    before = _set_x64(False)
+    try:
+        case = oceanclosure.load_case(_case_dir(tmp_path_factory.mktemp("sweep")))
+        yield case, evaluate(case)
+    finally:
+        _set_x64(before)
 
 
-def test_a_sweep_of_2_nx_by_2_nu_equals_the_separate_runs(swept):
+def test_a_sweep_of_2_nx_by_2_nu_equals_the_separate_runs(swept, x32):
     case, ds = swept
     assert ds["time_mean_rms"].dims == ("closure", "grid_nx", "physics_nu")
     assert list(ds["closure"].values) == ["trained", "none", "smagorinsky", "delay"]
@@ -263,8 +270,18 @@ def test_an_unreachable_scheduler_is_one_message(tmp_path, monkeypatch, capsys):
     assert "local:N" in capsys.readouterr().err
 
 
-def test_a_sweep_on_a_dask_local_cluster_equals_the_in_process_sweep(swept):
+def test_a_sweep_on_a_dask_local_cluster_equals_the_in_process_sweep(swept, x32):
     case, ds = swept
     remote = evaluate(case, scheduler="local:2")
     for name in ("time_mean_rms", "max_abs", "final_rms", "dt", "steps", "failed", "trained"):
         np.testing.assert_array_equal(remote[name].values, ds[name].values, err_msg=name)
+
+
+def test_a_closure_entry_whose_case_is_untrained_is_refused_before_anything_runs(tmp_path):
+    untrained = tmp_path / "untrained"
+    untrained.mkdir()
+    (untrained / "case.toml").write_text(CASE.split("[[closure]]")[0] + '[[closure]]\nkind = "library"\n'
+                                         'terms = ["dx*u_x**2"]\ntrainable = true\n')
+    case = oceanclosure.load_case(_case_dir(tmp_path, 'closures = { other = { case = "../untrained" } }\n'))
+    with pytest.raises(SweepError, match="evaluate.closures.other: .*no trained parameters.*oceanclosure train"):
+        plan_sweep(case)

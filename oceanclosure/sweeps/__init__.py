@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import jax
 import xarray as xr
 
 from .dataset import assemble, closure_summary, open_sweep, to_json, write_sweep
@@ -37,7 +38,8 @@ def evaluate(case, *, scheduler: str | None = None, progress: Callable[[int, int
     for indices in member_groups:
         members = [plan.members[i] for i in indices]
         entry = plan.config.closures[members[0].closure]
-        args = ([m.case for m in members], entry, plan.case, members[0].refine, plan.config.metrics)
+        args = ([m.case for m in members], entry, plan.case, members[0].refine, plan.config.metrics,
+                bool(jax.config.jax_enable_x64))
         tasks.append((args, [m.point for m in members]))
     with executor(scheduler) as ex:
         truths = ex.truths(plan.truth_cases)

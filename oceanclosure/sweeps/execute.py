@@ -26,7 +26,7 @@ import numpy as np
 
 from ..cases.evaluate import ClosureEntry
 from .batch import MemberResult, run_group
-from .plan import SweepError
+from .plan import SweepError, require_trained
 
 #: How long to wait for a scheduler before saying that it cannot be reached.
 CONNECT_TIMEOUT_S = 10
@@ -54,19 +54,30 @@ def entry_closure(entry: ClosureEntry, run_case, base_case):
     from ..factory import build_closure, build_closures
 
     if entry.case is not None:
-        return build_closures(load_case(base_case.resolve_path(entry.case)))
+        other = load_case(base_case.resolve_path(entry.case))
+        require_trained(other)
+        return build_closures(other)
     if entry.parameters_file is not None:
         return load_parameters(build_closures(run_case, trained=False), base_case.resolve_path(entry.parameters_file))
     if entry.closure == "none":
         return NoClosure()
     if entry.closure == "tables":
         return as_closure([build_closure(c, base_case) for c in entry.tables])
+    require_trained(run_case)
     return build_closures(run_case)
 
 
 def group_task(cases: Sequence, entry: ClosureEntry, base_case, refine: int, metrics: Sequence[str],
-               *truths: dict) -> list[MemberResult]:
-    """One group of members: build its closure once, run it batched, score it (`batch.run_group`)."""
+               x64: bool, *truths: dict) -> list[MemberResult]:
+    """One group of members: build its closure once, run it batched, score it (`batch.run_group`).
+
+    ``x64`` is the caller's ``jax_enable_x64``: a worker process takes it over, so that
+    closure parameters get the dtypes they get in the caller and the results agree.
+    """
+    import jax
+
+    if bool(jax.config.jax_enable_x64) != x64:
+        jax.config.update("jax_enable_x64", x64)
     return run_group(list(cases), entry_closure(entry, cases[0], base_case), list(truths), refine, metrics)
 
 

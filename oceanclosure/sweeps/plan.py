@@ -88,6 +88,7 @@ def plan_sweep(case, config: EvaluateConfig | None = None) -> Plan:
         raise SweepError(f"case '{case.name}' has no [evaluate] section; add one, e.g.\n"
                          "  [evaluate]\n  axes = { \"grid.nx\" = [50, 100] }\n"
                          "  closures = { trained = \"case\", none = \"none\" }")
+    _check_closures(case, config)
     points = tuple(_points(config))
     point_cases = [_variant(case, p.overrides, "evaluate.axes") for p in points]
     truth_cases = tuple(_truth_case(c, config) for c in point_cases)
@@ -95,6 +96,37 @@ def plan_sweep(case, config: EvaluateConfig | None = None) -> Plan:
                     for i, c in enumerate(point_cases) for name, entry in config.closures.items())
     trained = _trained_mask(case, config, points, point_cases)
     return Plan(case, config, points, truth_cases, members, trained)
+
+
+def require_trained(case) -> None:
+    """A case whose closures have trainable parameters must have them trained to be evaluated."""
+    import jax
+    from flax import nnx
+
+    from ..factory import TRAINED_PARAMETERS, build_closures
+
+    path = case.directory / TRAINED_PARAMETERS
+    if not case.closures or path.exists():
+        return
+    trainable = jax.tree_util.tree_leaves(nnx.state(build_closures(case, trained=False), nnx.Param))
+    if trainable:
+        raise SweepError(f"case '{case.name}' has trainable closures but no trained parameters ({path}); "
+                         f"train them first with `oceanclosure train {case.directory}`, or evaluate fixed "
+                         "closures with a closure table")
+
+
+def _check_closures(case, config: EvaluateConfig) -> None:
+    """Every entry that names trained closures has them (before anything runs)."""
+    from ..cases import load_case
+
+    for name, entry in config.closures.items():
+        try:
+            if entry.case is not None:
+                require_trained(load_case(case.resolve_path(entry.case)))
+            elif entry.closure == "case" and entry.parameters_file is None:
+                require_trained(case)
+        except (SweepError, CaseError) as err:
+            raise SweepError(f"evaluate.closures.{name}: {err}") from None
 
 
 def _points(config: EvaluateConfig):

@@ -13,6 +13,9 @@ The files were first produced by main at commit 007b558 (before the multi-field
 core), so ``tests/test_regression.py`` checks that the core rewrite leaves the
 shipped cases' results alone, or changes them only where it says so.
 ``--check`` compares a fresh run against the stored files instead of writing.
+``--add NAME`` stores a case that is new since then (and only it), with the
+provenance of the commit that stored it under its own ``provenance`` key, so the
+original files stay as they are.
 """
 
 from __future__ import annotations
@@ -72,10 +75,13 @@ def provenance() -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare against the stored files, write nothing")
+    parser.add_argument("--add", metavar="NAME", help="store only this case, new since the stored files")
     args = parser.parse_args(argv)
     import jax
 
     jax.config.update("jax_platforms", "cpu")
+    if args.add:
+        return add_case(args.add)
     sums = {"provenance": provenance(), "cases": {}}
     failed = []
     for case_dir in case_dirs():
@@ -93,6 +99,25 @@ def main(argv=None) -> int:
     if not args.check:
         (HERE / "checksums.json").write_text(json.dumps(sums, indent=2) + "\n")
     return 1 if failed else 0
+
+
+def add_case(name: str) -> int:
+    """Store the output of the new case ``name`` beside the others, with its own provenance."""
+    path = HERE / "checksums.json"
+    sums = json.loads(path.read_text())
+    if name in sums["cases"]:
+        print(f"{name} is stored already; its data are the reference and are not replaced", file=sys.stderr)
+        return 1
+    if not (ROOT / "cases" / name / "case.toml").is_file():
+        print(f"no case cases/{name}/case.toml", file=sys.stderr)
+        return 1
+    arrays, overrides = run_case(ROOT / "cases" / name)
+    np.savez_compressed(HERE / f"{name}.npz", **arrays)
+    sums["cases"][name] = {"overrides": overrides, "sha256": {k: sha256(v) for k, v in arrays.items()},
+                           "provenance": provenance()}
+    path.write_text(json.dumps(sums, indent=2) + "\n")
+    print(f"{name}: wrote {', '.join(arrays)}")
+    return 0
 
 
 if __name__ == "__main__":
