@@ -250,7 +250,6 @@ def test_a_sweep_key_or_value_that_gives_no_valid_case_is_one_message(tmp_path, 
     ('axes = { "grid.nx" = [32] }\nclosures = { mine = { kind = "smagorinskyy" } }', "unknown kind"),
     ('axes = { "grid.nx" = [32] }\nmetrics = ["l7"]', "unknown metric"),
     ('axes = { "boundary.right" = [{ kind = "neumann", gradient = 0.0 }] }', "need labels"),
-    ('axes = { "grid.nx" = [32] }\nclosures = { other = { case = "nowhere" } }', "no case at"),
 ])
 def test_bad_evaluate_tables_are_refused_on_loading(tmp_path, evaluate_table, message):
     base = CASE.split("[evaluate]")[0] + "[evaluate]\n" + evaluate_table + "\n"
@@ -275,6 +274,12 @@ def test_a_sweep_on_a_dask_local_cluster_equals_the_in_process_sweep(swept, x32)
     remote = evaluate(case, scheduler="local:2")
     for name in ("time_mean_rms", "max_abs", "final_rms", "dt", "steps", "failed", "trained"):
         np.testing.assert_array_equal(remote[name].values, ds[name].values, err_msg=name)
+
+
+def test_a_closure_entry_whose_case_is_missing_is_refused_before_anything_runs(tmp_path):
+    case = oceanclosure.load_case(_case_dir(tmp_path, 'closures = { other = { case = "../nowhere" } }\n'))
+    with pytest.raises(SweepError, match="evaluate.closures.other.case: .*nowhere does not exist"):
+        plan_sweep(case)
 
 
 def test_a_closure_entry_whose_case_is_untrained_is_refused_before_anything_runs(tmp_path):

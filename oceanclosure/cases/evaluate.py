@@ -126,13 +126,6 @@ class ClosureEntry(_Model):
         if self.parameters_file is not None and (self.case is not None or self.closure != "case"):
             problems.append(_Problem(("parameters_file",), "loads parameters into the case's own closures: "
                                      "leave out 'closure' and 'case'"))
-        if self.parameters_file is not None and ctx.directory is not None \
-                and not (ctx.directory / self.parameters_file).is_file():
-            problems.append(_Problem(("parameters_file",), f"file not found: {ctx.directory / self.parameters_file} "
-                                     "(paths are relative to the case directory)", self.parameters_file))
-        if self.case is not None and ctx.directory is not None and not (ctx.directory / self.case).exists():
-            problems.append(_Problem(("case",), f"no case at {ctx.directory / self.case} (paths are relative "
-                                     "to the case directory)", self.case))
         return problems
 
 

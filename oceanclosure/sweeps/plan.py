@@ -120,6 +120,11 @@ def _check_closures(case, config: EvaluateConfig) -> None:
     from ..cases import load_case
 
     for name, entry in config.closures.items():
+        for key in ("case", "parameters_file"):
+            given = getattr(entry, key)
+            if given is not None and not case.resolve_path(given).exists():
+                raise SweepError(f"evaluate.closures.{name}.{key}: {case.resolve_path(given)} does not exist "
+                                 "(paths are relative to the case directory)")
         try:
             if entry.case is not None:
                 require_trained(load_case(case.resolve_path(entry.case)))
