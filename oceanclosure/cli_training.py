@@ -46,6 +46,10 @@ def command_train(args) -> int:
     _positive("steps", args.steps)
     _positive("ensemble", args.ensemble)
     case = load_case(args.case, args.overrides)
+    from .training.setup import resolution_notes
+
+    for note in resolution_notes(case):
+        print(f"note: {note}", file=sys.stderr)
     command = "oceanclosure " + " ".join(sys.argv[1:])
     with _TrainingProgress(args.steps or (case.training.steps if case.training else 0)) as progress:
         summary = train(case, resume=args.resume, overwrite=args.overwrite, steps=args.steps,

@@ -288,3 +288,34 @@ def test_cli_ensemble_reports_the_spread(tmp_path, capsys):
     assert cli.main(["discover", str(case_dir), "--json"]) == 0
     spread = __import__("json").loads(capsys.readouterr().out)["spread"]["u"]["u_xx"]
     assert spread["std"] > 0 and spread["min"] <= spread["mean"] <= spread["max"]
+
+
+def test_library_terms_without_dx_are_noted_when_training_spans_several_grids(tmp_path):
+    from oceanclosure.training.setup import resolution_notes
+
+    text = """
+[grid]
+domain = [0.0, 6.283185307179586]
+nx = 32
+[physics]
+model = "burgers"
+nu = 0.01
+[initial_condition]
+expression = "sin(x)"
+[truth]
+fine = { refine = 4 }
+[time]
+stop = 0.5
+output_interval = 0.1
+[[closure]]
+kind = "library"
+terms = ["u_xx", "dx**2*u_x*u_xx"]
+trainable = true
+[training]
+configurations = [["grid.nx=32"], ["grid.nx=64"]]
+"""
+    (tmp_path / "case.toml").write_text(text)
+    notes = resolution_notes(oceanclosure.load_case(tmp_path))
+    assert len(notes) == 1 and "'u_xx' has no dx factor" in notes[0] and "2 grids" in notes[0]
+    (tmp_path / "case.toml").write_text(text.replace('[["grid.nx=32"], ["grid.nx=64"]]', '[["grid.nx=32"]]'))
+    assert resolution_notes(oceanclosure.load_case(tmp_path)) == []

@@ -35,6 +35,29 @@ def configuration_cases(case) -> list:
     return variants
 
 
+def resolution_notes(case) -> list[str]:
+    """Library terms without a ``dx`` factor, when the training set spans several grids.
+
+    A term that corrects truncation error should vanish as dx → 0 at the scheme's rate;
+    one without a dx factor (a learned −0.008 u_xx, say) keeps its size on every grid and,
+    on a finer one, cancels physics instead. Missing physics (the KdV terms) need no dx,
+    so this is a note, not an error.
+    """
+    import re
+
+    shapes = {tuple(c.grid.shape) for c in configuration_cases(case)} if case.training is not None else set()
+    if len(shapes) < 2:
+        return []
+    notes = []
+    for table in case.closures:
+        for term in getattr(table, "terms", None) or ():
+            if not re.search(r"\bdx\b", term):
+                notes.append(f"library term '{term}' has no dx factor, and the training set has {len(shapes)} "
+                             "grids: what it learns does not vanish as dx -> 0; if it corrects truncation error, "
+                             f"write it as dx**p*{term} (p = the scheme's order)")
+    return notes
+
+
 def build_problem(case, closure, name: str = "") -> Problem:
     """One configuration: its simulation, truth, observations and start indices."""
     from ..truth import load_truth
