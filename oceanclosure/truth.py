@@ -32,11 +32,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
-import tomli_w
 import xarray as xr
 
 from .analytic import get_analytic
 from .build import InputError, build_grid
+from .cases.overrides import toml_value
 from .fieldfile import FieldFileError, field_on_grid, open_netcdf
 from .grid import Grid
 from .quadrature import DEFAULT_POINTS, SAMPLINGS, sample
@@ -455,12 +455,6 @@ def _analytic(case) -> tuple[dict, dict]:
                     "truth_sampling": function.sampling}
 
 
-def _toml_value(value) -> str:
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    return tomli_w.dumps({"v": value})[len("v = "):].strip()
-
-
 def fine_overrides(case) -> list[str]:
     """``--set`` strings that turn ``case`` into its fine-grid truth run."""
     from .cases import merged_physics
@@ -472,11 +466,11 @@ def fine_overrides(case) -> list[str]:
     if fine.scheme is not None:
         changed["scheme"] = fine.scheme
     if changed != physics:
-        overrides.append(f"physics={_toml_value(changed)}")
+        overrides.append(f"physics={toml_value(changed)}")
     if fine.stepper is not None:
-        overrides.append(f"time.stepper={_toml_value(fine.stepper)}")
+        overrides.append(f"time.stepper={toml_value(fine.stepper)}")
     if fine.precision is not None:
-        overrides.append(f"grid.precision={_toml_value(fine.precision)}")
+        overrides.append(f"grid.precision={toml_value(fine.precision)}")
     if fine.dt is not None:
         overrides.append(f"time.dt={fine.dt!r}")
     elif fine.cfl is not None:

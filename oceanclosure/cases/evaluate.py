@@ -36,11 +36,10 @@ from __future__ import annotations
 import math
 from typing import Any, Literal, Optional, Union
 
-import tomli_w
 from pydantic import Field, field_validator, model_validator
 
 from ..metrics import METRICS
-from .base import Text, _Model, _Problem, _Problems, _thaw
+from .base import Text, _Model, _Problem, _Problems
 from .closures import ClosureConfig, Count
 from .truth import TruthConfig
 
@@ -169,16 +168,3 @@ class EvaluateConfig(_Model):
 def dimension_name(key: str) -> str:
     """The dataset dimension of an axis: the key with "." replaced by "_"."""
     return key.replace(".", "_")
-
-
-def toml_value(value: Any) -> str:
-    """``value`` written as the right-hand side of a ``--set key=value`` override."""
-    value = _thaw(value)
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
-    return tomli_w.dumps({"v": value})[len("v = "):].strip()
-
-
-def override(key: str, value: Any) -> str:
-    """The ``--set`` string that sets ``key`` to ``value``."""
-    return f"{key}={toml_value(value)}"

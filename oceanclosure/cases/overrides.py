@@ -9,7 +9,9 @@ from typing import (
     Sequence,
 )
 
-from .base import IC_SOURCES, TIME_STEP_CHOICES, CaseError, _dotted, _show
+import tomli_w
+
+from .base import IC_SOURCES, TIME_STEP_CHOICES, CaseError, _dotted, _show, _thaw
 
 
 def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
@@ -110,3 +112,16 @@ def _override_list(overrides: Sequence[str]) -> tuple[str, ...]:
         raise TypeError(f"overrides must be a sequence of 'key=value' strings, not a str "
                         f"(got {overrides!r}); wrap it in a list")
     return tuple(overrides)
+
+
+def toml_value(value: Any) -> str:
+    """``value`` written as the right-hand side of a ``--set key=value`` override."""
+    value = _thaw(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    return tomli_w.dumps({"v": value})[len("v = "):].strip()
+
+
+def override(key: str, value: Any) -> str:
+    """The ``--set`` string that sets ``key`` to ``value``."""
+    return f"{key}={toml_value(value)}"

@@ -21,7 +21,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..cases import CaseError
-from ..cases.evaluate import ClosureEntry, EvaluateConfig, dimension_name, override
+from ..cases.evaluate import ClosureEntry, EvaluateConfig, dimension_name
+from ..cases.overrides import override
 
 #: Two axis values match a training configuration's when they agree to this relative tolerance.
 MATCH_RTOL = 1e-6
