@@ -6,7 +6,8 @@
 Runs the case's ``[evaluate]`` sweep (`oceanclosure.sweeps`), writes the dataset to
 ``--out`` (default: ``evaluate.output`` under the case) atomically, prints a table
 (or, with ``--json``, only JSON on stdout; logs go to stderr) and with ``--plot``
-writes the heatmaps beside the file (``.png``). Members that fail are NaN in the
+writes the heatmaps beside the file (``.png``). Progress goes to stderr, a line per
+group of runs. Members that fail are NaN in the
 dataset, ``null`` in JSON and counted in the table; the command still exits 0.
 """
 
@@ -54,7 +55,7 @@ def command_evaluate(args) -> int:
     def progress(done: int, total: int) -> None:
         print(f"evaluate    {done}/{total} groups of runs done", file=sys.stderr, flush=True)
 
-    ds = evaluate(case, scheduler=args.scheduler, progress=progress if sys.stderr.isatty() else None)
+    ds = evaluate(case, scheduler=args.scheduler, progress=progress)
     write_sweep(ds, out, overwrite=args.overwrite)
     if png is not None:
         sweep_png(ds, png, overwrite=args.overwrite)
