@@ -76,15 +76,16 @@ def summary_table(ds, case, out: Path, png: Path | None, seconds: float) -> str:
     trained = int(ds["trained"].sum())
     points = int(ds["trained"].size)
     baseline = rows.get("none")
+    width = max(16, 2 + max(len(name) for name in rows))
     lines = [(f"case        {case.name}: {points} points ({trained} trained on, {points - trained} held out) "
               f"x {len(rows)} closures, {seconds:.1f} s wall"),
              f"axes        {', '.join(json.loads(ds.attrs['axes']))}",
              "",
-             f"{'closure':<16}{'mean':>11}{'max':>11}{'held-out mean':>15}{'held-out max':>14}"
+             f"{'closure':<{width}}{'mean':>11}{'max':>11}{'held-out mean':>15}{'held-out max':>14}"
              + (f"{'mean / none':>13}" if baseline else "") + f"{'failed':>8}"]
     for name, row in rows.items():
         ratio = (row["mean"] / baseline["mean"]) if baseline and row["mean"] and baseline["mean"] else None
-        lines.append(f"{name:<16}{_fmt(row['mean']):>11}{_fmt(row['max']):>11}{_fmt(row['held_out_mean']):>15}"
+        lines.append(f"{name:<{width}}{_fmt(row['mean']):>11}{_fmt(row['max']):>11}{_fmt(row['held_out_mean']):>15}"
                      f"{_fmt(row['held_out_max']):>14}" + (f"{_fmt(ratio, '.3f'):>13}" if baseline else "")
                      + f"{row['failed']:>8}")
     failed = int(ds["failed"].sum())
