@@ -34,6 +34,10 @@ def _network(config, outputs=None):
         config.inputs, hidden=config.hidden, activation=config.activation, output_scale=config.output_scale,
         scales=dict(config.scales), seed=config.seed, flux_form=config.flux_form, variables=config.variables,
         parameters=config.parameters, accuracy=config.accuracy, outputs=outputs,
+        face_inputs=config.face_inputs, jump_width=config.jump_width, viscosity=config.viscosity,
+        flux_scale=config.flux_scale, smooth_reference=config.smooth_reference, dx_power=config.dx_power,
+        length_scale=config.length_scale, bound=config.bound, stability_rates=config.stability_rates,
+        gate=config.gate,
     )
     if config.zero_last_layer:
         closure.zero_last_layer()

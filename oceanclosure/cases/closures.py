@@ -12,9 +12,11 @@ from typing import (
 from pydantic import (
     Field,
     Strict,
+    model_serializer,
 )
 
 from ..closures.neural import ACTIVATIONS as _ACTIVATION_REGISTRY
+from ..closures.neural import FACE_FEATURES, FLUX_SCALES, GATES
 from ..stencils import feature_names
 from .base import (
     Flag,
@@ -82,10 +84,25 @@ class _LibraryTerms(_Model):
         return problems
 
 
-class NetworkConfig(_Model):
-    """A pointwise MLP over stencil features (docs/reference_problems.md §3)."""
+#: The resolution-invariance keys of a network table and their defaults; a dump leaves
+#: out those at their default, so the specs of closures trained before them are unchanged.
+INVARIANCE_DEFAULTS = {"face_inputs": (), "jump_width": 1, "viscosity": "nu", "flux_scale": None,
+                       "smooth_reference": False, "dx_power": 0.0, "length_scale": 1.0, "bound": None,
+                       "stability_rates": False, "gate": None}
 
-    inputs: tuple[Text, ...]
+
+class NetworkConfig(_Model):
+    """A pointwise MLP over stencil features (docs/reference_problems.md §3).
+
+    The resolution-invariance keys (`oceanclosure.closures.neural`, flux form):
+    ``face_inputs`` (dimensionless face features among "jumps", "direction",
+    "reynolds"), ``jump_width`` (w), ``viscosity`` (the parameter of "reynolds"),
+    ``flux_scale = "jump"``, ``smooth_reference``, ``dx_power`` / ``length_scale``
+    (output × (dx/L)^p, either form), ``bound`` (outputs c·tanh), ``stability_rates`` and
+    ``gate = "reynolds"`` (flux × Re²/(1 + Re²)).
+    """
+
+    inputs: tuple[Text, ...] = ()
     hidden: tuple[Count, ...] = (10, 7, 5, 5, 3)
     activation: Literal[ACTIVATIONS] = "swish"
     output_scale: Optional[Text] = None
@@ -97,9 +114,48 @@ class NetworkConfig(_Model):
     parameters: tuple[Text, ...] = ()
     accuracy: Literal[2, 4, 6] = 2
     parameters_file: Optional[Text] = None
+    face_inputs: tuple[Literal[FACE_FEATURES], ...] = ()
+    jump_width: Annotated[int, Strict(), Field(ge=0, le=8)] = 1
+    viscosity: Text = "nu"
+    flux_scale: Optional[Literal[FLUX_SCALES]] = None
+    smooth_reference: Flag = False
+    dx_power: Annotated[Number, Field(ge=0, le=8)] = 0.0
+    length_scale: Positive = 1.0
+    bound: Optional[Positive] = None
+    stability_rates: Flag = False
+    gate: Optional[Literal[GATES]] = None
+
+    @model_serializer(mode="wrap")
+    def _without_default_invariance_keys(self, handler):
+        """Dumps (also nested in a delay or transfer table) leave out the invariance keys at their defaults."""
+        out = handler(self)
+        for key, default in INVARIANCE_DEFAULTS.items():
+            if key in out and getattr(self, key) == default:
+                del out[key]
+        return out
 
     def _problems(self, ctx):
-        return _file_problem(self.parameters_file, "parameters_file", ctx)
+        problems = _file_problem(self.parameters_file, "parameters_file", ctx)
+        if not self.inputs and not self.face_inputs:
+            problems.append(_Problem(("inputs",), "give at least one input (or face_inputs with flux_form = true)",
+                                     list(self.inputs)))
+        if len(set(self.face_inputs)) != len(self.face_inputs):
+            problems.append(_Problem(("face_inputs",), "must be distinct", list(self.face_inputs)))
+        for key in ("face_inputs", "flux_scale", "gate"):
+            if getattr(self, key) not in ((), None) and not self.flux_form:
+                problems.append(_Problem((key,), "needs flux_form = true (face features and scales live on "
+                                         "faces)", _plain(getattr(self, key))))
+        if self.smooth_reference and "jumps" not in self.face_inputs:
+            problems.append(_Problem(("smooth_reference",), "needs \"jumps\" in face_inputs",
+                                     list(self.face_inputs)))
+        if ("reynolds" in self.face_inputs or self.gate) and self.viscosity not in self.parameters:
+            problems.append(_Problem(("viscosity",), "face input \"reynolds\" and gate read this parameter: list it in "
+                                     f"parameters (got parameters {list(self.parameters)})", self.viscosity))
+        return problems
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
 
 
 class LibraryClosureConfig(_LibraryTerms):
