@@ -320,6 +320,8 @@ def test_sigint_keeps_the_partial_file_and_exits_130(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "oceanclosure.cli", "run", str(_long_case(tmp_path)), "--out", str(out), "--no-plot"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # a shell's background job inherits SIGINT ignored, and Python then keeps it ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         _wait_for(lambda: out.parent.exists() and _leftovers(out.parent), proc, 120)  # the temporary file
