@@ -1,11 +1,13 @@
 """CLI commands ``train`` and ``discover`` (registered by `oceanclosure.cli`).
 
     oceanclosure train CASE_DIR [--resume | --overwrite] [--ensemble K] [--steps N] [--set KEY=VALUE ...]
-    oceanclosure discover CASE_DIR [--json]
+    oceanclosure discover CASE_DIR [--json] [--export {latex,sympy,numpy,c,fortran} [--out FILE]]
 
 ``discover --json`` prints only JSON on stdout (logs go to stderr):
-``{"terms": {"<output>": {"<term>": coefficient, ...}}, "spread": {...}}`` with the
-term keys spelled as in case.toml and pruned terms included as 0.0.
+``{"terms": {"<output>": {"<term>": {"mean", "low", "high", "inclusion", "final"}}},
+"path": [...], "selected": [...], "criterion", "n_eff", "members", "nonmarkovian": [...],
+"warnings": [...]}`` with the term keys spelled as in case.toml; a pruned term has
+mean 0 and final 0 (`training.api.discover`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from .export import FORMATS
 
 
 def register(commands) -> None:
@@ -31,6 +35,10 @@ def register(commands) -> None:
     discover = commands.add_parser("discover", help="print the learned library closure as equations")
     discover.add_argument("case", type=Path, help="case directory (holding case.toml)")
     discover.add_argument("--json", action="store_true", help="print only JSON on stdout")
+    discover.add_argument("--export", choices=FORMATS, metavar="FORMAT",
+                          help=f"write the discovered library closure as code ({', '.join(FORMATS)})")
+    discover.add_argument("--out", type=Path, metavar="FILE", help="with --export: write to FILE (default: stdout)")
+    discover.add_argument("--overwrite", action="store_true", help="with --out: replace an existing FILE")
     discover.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
@@ -64,6 +72,15 @@ def command_train(args) -> int:
     for output, row in summary["terms"].items():
         shown = ", ".join(f"{term}: {value:+.5g}" for term, value in row.items())
         print(f"d{output}/dt  {shown}")
+    found = summary.get("discovery")
+    if found:
+        chosen = found["path"][found["selected"][0]] if found["members"] == 1 else None
+        what = (f"the {chosen['n_terms']}-term model of {len(found['path'])} on the path" if chosen else
+                f"terms kept by at least {found['inclusion_cutoff']:g} of {found['members']} members, refitted")
+        print(f"selected    {what} ({found['criterion']}, n_eff {found['n_eff']:.4g}); "
+              f"oceanclosure discover {args.case} shows the path")
+    for warning in summary.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"wrote       {summary['parameters']}")
     return 0
 
@@ -72,18 +89,66 @@ def command_discover(args) -> int:
     from .cases import load_case
     from .training.api import discover
 
-    result = discover(load_case(args.case))
+    if args.out is not None and args.export is None:
+        raise ValueError("--out goes with --export FORMAT (the code to write)")
+    case = load_case(args.case)
+    result = discover(case)
+    if args.export:
+        return _export(case, args)
     if args.json:
-        print(json.dumps({"terms": result["terms"], "spread": result["spread"]}))
+        print(json.dumps({key: result[key] for key in ("terms", "path", "selected", "criterion", "n_eff",
+                                                        "members", "nonmarkovian", "warnings")}))
         return 0
+    for line in discovery_lines(result):
+        print(line)
+    return 0
+
+
+def _export(case, args) -> int:
+    from .export import export
+    from .io import write_bytes_atomic
+    from .training.api import load_trained
+
+    text = export(load_trained(case), args.export)
+    if args.out is None:
+        print(text, end="" if text.endswith("\n") else "\n")
+        return 0
+    write_bytes_atomic(args.out, lambda tmp: tmp.write_text(text), overwrite=args.overwrite)
+    print(f"wrote       {args.out} ({args.export})")
+    return 0
+
+
+def discovery_lines(result: dict) -> list[str]:
+    """`discover`'s report: equations with intervals and inclusion, the path, the other parts."""
+    lines = []
+    members = result.get("members", 1)
+    for output, row in result["terms"].items():
+        kept = {t: s for t, s in row.items() if s["final"] != 0.0}
+        shown = " ".join(f"{s['final']:+.6g}·{t}" for t, s in kept.items()) or "0"
+        lines.append(f"d{output}/dt += {shown}")
+        for term, stats in row.items():
+            interval = (f"mean {stats['mean']:+.6g} [{stats['low']:+.6g}, {stats['high']:+.6g}]"
+                        if members > 1 else "")
+            state = "kept  " if stats["final"] != 0.0 else "pruned"
+            lines.append(f"  {state} {term:<14} {stats['final']:+.6g}  inclusion {stats['inclusion']:.2f} "
+                         f"{interval}".rstrip())
     for output, equations in result["equations"].items():
         for eq in equations:
-            print(eq["text"])
-            print(f"  LaTeX: {eq['latex']}")
-    for output, row in result["spread"].items():
-        for term, stats in row.items():
-            print(f"  {output} {term}: {stats['mean']:+.5g} ± {stats['std']:.2g} (ensemble)")
-    return 0
+            lines.append(f"  LaTeX: {eq['latex']}")
+    if result["path"]:
+        chosen = result["selected"][0] if result["selected"] else None
+        lines.append(f"path ({result['criterion']}, n_eff {result['n_eff']:.4g}; member 0 of {members}):")
+        lines.append("   terms  train MSE     selection MSE  criterion     validation")
+        for k, point in enumerate(result["path"]):
+            mark = "*" if k == chosen else " "
+            lines.append(f" {mark} {point['n_terms']:>5}  {point['train_mse']:<12.4g}  {point['selection_mse']:<13.4g}  "
+                         f"{point['criterion']:<12.6g}  {point['validation']:.4g}   {', '.join(point['terms'])}")
+    for part in result["nonmarkovian"]:
+        delay = f", delay {part['delay']}" if part["delay"] is not None else ""
+        lines.append(f"non-Markovian: {part['kind']} on {', '.join(part['inputs']) or '-'}{delay}, "
+                     f"{part['size']} trained numbers (not an equation)")
+    lines += [f"warning: {w}" for w in result.get("warnings", [])]
+    return lines
 
 
 class _TrainingProgress:

@@ -217,15 +217,15 @@ def test_cli_train_resume_discover_and_refusals(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["discover", str(case_dir), "--json"]) == 0
     result = __import__("json").loads(capsys.readouterr().out)
-    assert set(result) == {"terms", "spread"} and set(result["terms"]["u"]) == {"u_xx", "u_x"}
-    resumed = result["terms"]["u"]["u_xx"]
+    assert {"terms", "path", "nonmarkovian", "selected"} <= set(result) and set(result["terms"]["u"]) == {"u_xx", "u_x"}
+    resumed = result["terms"]["u"]["u_xx"]["final"]
     straight_dir = tmp_path / "straight"
     straight_dir.mkdir()
     (straight_dir / "case.toml").write_text(DIFFUSION_CASE)
     assert cli.main(["train", str(straight_dir)]) == 0
     capsys.readouterr()
     cli.main(["discover", str(straight_dir), "--json"])
-    assert __import__("json").loads(capsys.readouterr().out)["terms"]["u"]["u_xx"] == resumed
+    assert __import__("json").loads(capsys.readouterr().out)["terms"]["u"]["u_xx"]["final"] == resumed
     # The trained parameters are used by `run`, which also stores the no-closure baseline.
     capsys.readouterr()
     assert cli.main(["run", str(case_dir), "--no-plot"]) == 0
@@ -286,8 +286,10 @@ def test_cli_ensemble_reports_the_spread(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "3 members" in out and "±" in out
     assert cli.main(["discover", str(case_dir), "--json"]) == 0
-    spread = __import__("json").loads(capsys.readouterr().out)["spread"]["u"]["u_xx"]
-    assert spread["std"] > 0 and spread["min"] <= spread["mean"] <= spread["max"]
+    result = __import__("json").loads(capsys.readouterr().out)
+    stats = result["terms"]["u"]["u_xx"]
+    assert result["members"] == 3 and stats["inclusion"] == 1.0
+    assert stats["low"] < stats["high"] and stats["low"] <= stats["mean"] <= stats["high"]
 
 
 def test_library_terms_without_dx_are_noted_when_training_spans_several_grids(tmp_path):

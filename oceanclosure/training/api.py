@@ -26,6 +26,7 @@ import numpy as np
 from ..closures.checkpoint import load_parameters, sidecar_path
 from ..factory import TRAINED_PARAMETERS, build_closures
 from ..io import OutputExistsError, provenance
+from .discovery import discover_members, library_warnings, perturb_members
 from .setup import build_problems
 from .trainer import Settings, Trainer, write_trained_closure
 
@@ -60,19 +61,26 @@ def train(case, *, resume: bool = False, overwrite: bool = False, steps: int | N
     if overwrite:
         shutil.rmtree(trainer.checkpoint_dir, ignore_errors=True)
         trainer.log_path.unlink(missing_ok=True)
+    perturb_members(trainer)
     if resume:
         trainer.resume()
+    warnings = library_warnings(trainer)
     trainer.run(progress)
-    members = trainer.member_closures()
-    summary = _summary(trainer, members)
+    found = discover_members(trainer)
+    members = found.closures if found else trainer.member_closures()
+    final = found.final if found else members[0]
+    summary = _summary(trainer, members, final)
+    summary["warnings"] = warnings
+    if found:
+        summary["discovery"] = found.report()
     manifest = {"command": command or " ".join(sys.argv), "jax_backend": jax.default_backend(),
                 "training": settings.model_dump(mode="json"), "summary": summary, **provenance()}
     spec = [c.model_dump(mode="json") for c in case.closures]
-    path = write_trained_closure(members[0], case.directory / "closure", spec, manifest, overwrite=True)
+    path = write_trained_closure(final, case.directory / "closure", spec, manifest, overwrite=True)
     return {**summary, "parameters": str(path)}
 
 
-def _summary(trainer: Trainer, members) -> dict:
+def _summary(trainer: Trainer, members, final) -> dict:
     log = trainer.state.log
     tables = [library_tables(m) for m in members]
     return {
@@ -80,7 +88,7 @@ def _summary(trainer: Trainer, members) -> dict:
         "final_loss": float(log[-1]["loss"]) if log else float("nan"),
         "final_validation": float(log[-1]["validation"]) if log else float("nan"),
         "skipped_steps": trainer.state.skipped,
-        "terms": tables[0],
+        "terms": library_tables(final),
         "spread": _spread(tables) if len(tables) > 1 else {},
         "ensemble_terms": tables if len(tables) > 1 else [],
         "member_validation": trainer.validation_losses(),
@@ -114,14 +122,67 @@ def load_trained(case, closure=None):
 
 
 def discover(case) -> dict:
-    """The trained library closure as equations and a coefficient table, with ensemble spread."""
+    """The trained closure read back: per-term statistics, the sparsity path, the non-Markovian parts.
+
+    ``terms`` is ``{output: {term: {"mean", "low", "high", "inclusion", "final"}}}``
+    (`training.discovery`; a pruned term has mean 0), ``path`` the models tried (number
+    of terms, training and selection misfit, criterion, validation loss), ``selected``
+    the index of the chosen one, ``nonmarkovian`` one entry per delay or network part
+    (kind, inputs, delay, size), ``equations`` the final library closure as text and LaTeX.
+    """
     import json
 
     closure = load_trained(case)
-    found = closure.equations()
-    if not found:
-        raise ValueError("discover needs a library closure in [[closure]]; this case has none")
-    equations = {output: [{"text": eq["text"], "latex": eq["latex"]} for eq in items] for output, items in found.items()}
     manifest = json.loads(sidecar_path(trained_parameters_path(case)).read_text())
     summary = manifest.get("summary", {})
-    return {"terms": library_tables(closure), "spread": summary.get("spread", {}), "equations": equations}
+    found = closure.equations()
+    nonmarkovian = nonmarkovian_parts(case, closure)
+    if not found and not nonmarkovian:
+        raise ValueError("discover needs a library, delay or neural closure in [[closure]]; this case has none")
+    equations = {output: [{"text": eq["text"], "latex": eq["latex"]} for eq in items] for output, items in found.items()}
+    discovery = summary.get("discovery") or {}
+    terms = discovery.get("terms") or _point_terms(library_tables(closure))
+    return {"terms": terms, "path": discovery.get("path", []), "selected": discovery.get("selected", []),
+            "criterion": discovery.get("criterion"), "n_eff": discovery.get("n_eff"),
+            "members": discovery.get("members", 1), "nonmarkovian": nonmarkovian, "equations": equations,
+            "warnings": summary.get("warnings", []), "spread": summary.get("spread", {})}
+
+
+def _point_terms(table: dict) -> dict:
+    """Per-term statistics of a closure trained without discovery (one member, no path)."""
+    return {output: {term: {"mean": c, "low": c, "high": c, "inclusion": float(c != 0.0), "final": c}
+                     for term, c in row.items()} for output, row in table.items()}
+
+
+#: The case keys that say what a non-Markovian part reads.
+_INPUT_KEYS = ("terms", "inputs", "face_inputs")
+
+
+def _delay_of(spec):
+    """The delay of a discrete-delay table, [tau2, tau1] of a distributed one, None for a network."""
+    if spec.kind == "discrete_delay":
+        return spec.delay
+    if spec.kind == "distributed_delay":
+        return [spec.tau2, spec.tau1]
+    return None
+
+
+def nonmarkovian_parts(case, closure) -> list[dict]:
+    """Each delay or neural ``[[closure]]`` table named: kind, inputs, delay, size (trainable numbers)."""
+    from flax import nnx
+
+    parts = list(getattr(closure, "closures", [closure]))
+    out = []
+    for spec, part in zip(case.closures, parts):
+        kind = getattr(spec, "kind", "")
+        if kind not in ("neural", "discrete_delay", "distributed_delay"):
+            continue
+        source = getattr(spec, "network", None) or spec
+        inputs = [str(v) for key in _INPUT_KEYS for v in (getattr(source, key, None) or ())]
+        if getattr(spec, "terms", None):
+            inputs = list(spec.terms)
+        delay = _delay_of(spec)
+        size = sum(int(np.size(x)) for x in jax.tree_util.tree_leaves(nnx.state(part, nnx.Param)))
+        out.append({"kind": kind, "inputs": inputs, "delay": delay, "size": size,
+                    "network": bool(getattr(spec, "network", None)) or kind == "neural"})
+    return out

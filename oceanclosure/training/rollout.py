@@ -45,6 +45,9 @@ class Problem:
       history: truth snapshots before the start that fill delay buffers.
       train_starts, validation_starts: admissible start indices.
       name: a label (the configuration's overrides).
+      stride: output intervals per observed snapshot (``observations.every``): a
+        window of w observed snapshots spans w × stride output intervals.
+      selection_starts: start indices in ``training.selection_times``.
     """
 
     sim: Any
@@ -58,6 +61,12 @@ class Problem:
     validation_starts: np.ndarray
     name: str
     scales: Any = dataclasses.field(default_factory=dict)
+    stride: int = 1
+    selection_starts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=int))
+
+    def intervals(self, window: int) -> int:
+        """Output intervals rolled out for a window of ``window`` observed snapshots."""
+        return window * self.stride
 
 
 def rollout(problem: Problem, closure, start, window: int):
@@ -84,18 +93,33 @@ def rollout(problem: Problem, closure, start, window: int):
     return predictions
 
 
-def window_loss(problem: Problem, closure, start, window: int, kind: str = "l1"):
+def window_misfits(problem: Problem, closure, start, window: int, bag=None):
+    """``{field: (misfit, weights)}`` of one rollout of ``window`` observed snapshots.
+
+    misfit = (prediction − target) / scale at each of the window's output times;
+    weights are the observation weights there (0 where unobserved), times ``bag``
+    (``{field: (n_times, *field)}`` multiplicities of a bootstrap sample) if given.
+    """
+    intervals = problem.intervals(window)
+    predictions = rollout(problem, closure, start, intervals)
+    out = {}
+    for name, prediction in predictions.items():
+        targets = jax.lax.dynamic_slice_in_dim(problem.targets[name], start + 1, intervals)
+        weights = jax.lax.dynamic_slice_in_dim(problem.weights[name], start + 1, intervals)
+        if bag is not None:
+            weights = weights * jax.lax.dynamic_slice_in_dim(bag[name], start + 1, intervals)
+        out[name] = ((prediction - targets) / problem.scales.get(name, 1.0), weights)
+    return out
+
+
+def window_loss(problem: Problem, closure, start, window: int, kind: str = "l1", bag=None):
     """Weighted misfit of one rollout at the observed points of its window, over the observed fields.
 
     Each field's misfit is divided by its scale (`setup.loss_scales`) before the
     weighted sums, which run over every field's observed points together.
     """
-    predictions = rollout(problem, closure, start, window)
     l1 = mse = total = 0.0
-    for name, prediction in predictions.items():
-        targets = jax.lax.dynamic_slice_in_dim(problem.targets[name], start + 1, window)
-        weights = jax.lax.dynamic_slice_in_dim(problem.weights[name], start + 1, window)
-        misfit = (prediction - targets) / problem.scales.get(name, 1.0)
+    for misfit, weights in window_misfits(problem, closure, start, window, bag).values():
         l1 = l1 + jnp.sum(weights * jnp.abs(misfit))
         mse = mse + jnp.sum(weights * misfit**2)
         total = total + jnp.sum(weights)
@@ -104,9 +128,9 @@ def window_loss(problem: Problem, closure, start, window: int, kind: str = "l1")
     return {"l1": l1, "mse": mse, "l1+mse": l1 + mse}[kind]
 
 
-def batch_loss(problem: Problem, closure, starts, window: int, kind: str = "l1"):
+def batch_loss(problem: Problem, closure, starts, window: int, kind: str = "l1", bag=None):
     """Mean window loss over a batch of start indices (vmapped)."""
-    losses = jax.vmap(lambda s: window_loss(problem, closure, s, window, kind))(starts)
+    losses = jax.vmap(lambda s: window_loss(problem, closure, s, window, kind, bag))(starts)
     return jnp.mean(losses)
 
 

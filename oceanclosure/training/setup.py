@@ -75,10 +75,17 @@ def build_problem(case, closure, name: str = "") -> Problem:
     scales = loss_scales(truth, list(observed))
     span = sim.closure.memory_span
     history = int(math.ceil(span / interval - 1e-9)) + 1 if span else 0
-    train, validation = start_indices(case, times, history)
+    stride = _observation_stride(case)
+    train, validation, selection = start_indices(case, times, history, stride)
     as_jax = lambda arrays: {k: jnp.asarray(v, dtype) for k, v in arrays.items()}  # noqa: E731
     return Problem(sim, as_jax(truth), jnp.asarray(times, dtype), as_jax({k: t for k, (t, _) in observed.items()}),
-                   as_jax({k: w for k, (_, w) in observed.items()}), n_sub, history, train, validation, name, scales)
+                   as_jax({k: w for k, (_, w) in observed.items()}), n_sub, history, train, validation, name, scales,
+                   stride, selection)
+
+
+def _observation_stride(case) -> int:
+    """Output intervals between observed snapshots: ``observations.every`` (1 for a file)."""
+    return 1 if case.observations.file is not None else int(case.observations.every)
 
 
 def loss_scales(truth: dict[str, np.ndarray], observed: list[str]) -> dict[str, float]:
@@ -104,26 +111,33 @@ def _uniform_interval(times: np.ndarray) -> float:
     return float(steps[0])
 
 
-def start_indices(case, times: np.ndarray, history: int) -> tuple[np.ndarray, np.ndarray]:
-    """Admissible start indices in the training and validation time windows."""
-    window = case.training.window
-    train = _inside(times, case.training.train_times or (times[0], times[-1]), history, window)
+def start_indices(case, times: np.ndarray, history: int, stride: int = 1):
+    """Admissible start indices in the training, validation and selection time windows.
+
+    A window of ``training.window`` observed snapshots spans window × stride output
+    intervals; with a stride, windows start at observed snapshots.
+    """
+    window = case.training.window * stride
+    train_times = case.training.train_times or (times[0], times[-1])
+    train = _inside(times, train_times, history, window, stride)
     if not len(train):
         raise SetupError(
-            f"training.window = {window} output intervals (plus {history} snapshots of delay history) does not fit "
-            f"in training.train_times {list(case.training.train_times or (times[0], times[-1]))} "
+            f"training.window = {case.training.window} observed snapshots ({window} output intervals, plus {history} "
+            f"snapshots of delay history) does not fit in training.train_times {list(train_times)} "
             f"({len(times)} truth snapshots); shorten the window or widen the times"
         )
-    validation = _inside(times, case.training.validation_times, history, window)
-    return train, validation
+    validation = _inside(times, case.training.validation_times, history, window, stride)
+    selection = _inside(times, case.training.selection_times or train_times, history, window, stride)
+    return train, validation, selection
 
 
-def _inside(times, bounds, history: int, window: int) -> np.ndarray:
+def _inside(times, bounds, history: int, window: int, stride: int = 1) -> np.ndarray:
     if bounds is None:
         return np.zeros(0, dtype=int)
     lo, hi = bounds
     tol = 1e-9 * max(1.0, abs(hi))
     candidates = np.arange(history, len(times) - window)
+    candidates = candidates[candidates % stride == 0]
     end_times = times[np.minimum(candidates + window, len(times) - 1)]
     keep = (times[candidates] >= lo - tol) & (end_times <= hi + tol)
     return candidates[keep]

@@ -96,19 +96,22 @@ def _all_finite(tree) -> jax.Array:
 
 
 def make_train_step(problems: Sequence[Problem], graphdef, rest, optimizer, settings: Settings) -> Callable:
-    """``step(params, opt_state, starts) -> (params, opt_state, data_loss, finite)``.
+    """``step(params, opt_state, starts, bags) -> (params, opt_state, data_loss, finite)``.
 
-    ``starts`` is a tuple with one (batch,) index array per configuration.
+    ``starts`` is a tuple with one (batch,) index array per configuration; ``bags`` a
+    tuple with one ``{field: multiplicities}`` per configuration (an ensemble member's
+    bootstrap of the observation points), or ``()`` for none.
     """
 
-    def loss_fn(params, starts):
+    def loss_fn(params, starts, bags):
         closure = nnx.merge(graphdef, params, rest)
-        data = sum(batch_loss(p, closure, s, settings.window, settings.loss) for p, s in zip(problems, starts))
+        data = sum(batch_loss(p, closure, s, settings.window, settings.loss, bags[i] if bags else None)
+                   for i, (p, s) in enumerate(zip(problems, starts)))
         data = data / len(problems)
         return data + penalty(params, settings.l1, settings.l2), data
 
-    def step(params, opt_state, starts):
-        (loss, data), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, starts)
+    def step(params, opt_state, starts, bags):
+        (loss, data), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, starts, bags)
         finite = jnp.isfinite(loss) & _all_finite(grads)
         updates, new_opt_state = optimizer.update(grads, opt_state, params)
         new_params = prune(optax.apply_updates(params, updates), settings.prune_threshold)
@@ -145,16 +148,55 @@ def _spread(indices: np.ndarray, count: int) -> np.ndarray:
     return indices[np.linspace(0, len(indices) - 1, count).round().astype(int)]
 
 
-def draw_starts(problems: Sequence[Problem], settings: Settings, step: int):
-    """Start indices for one step: one (batch,) array per configuration (per member)."""
+def draw_starts(problems: Sequence[Problem], settings: Settings, step: int, pools=None):
+    """Start indices for one step: one (batch,) array per configuration (per member).
+
+    ``pools[member][k]`` are the start indices member ``member`` may draw from in
+    configuration k (`member_pools`; default: every training start).
+    """
     per_member = []
     for member in range(settings.ensemble):
         rng = np.random.default_rng([settings.seed, member, step])
-        per_member.append([rng.choice(p.train_starts, settings.batch) for p in problems])
+        own = pools[member] if pools is not None else [p.train_starts for p in problems]
+        per_member.append([rng.choice(pool, settings.batch) for pool in own])
     starts = [np.stack([m[i] for m in per_member]) for i in range(len(problems))]
     if settings.ensemble == 1:
         starts = [s[0] for s in starts]
     return tuple(_shard(jnp.asarray(s, dtype=jnp.int32)) for s in starts)
+
+
+#: The third word of the bagging generators' seeds (step draws use the step there).
+_BAG_STREAM = 2**32 - 1
+
+
+def member_pools(problems: Sequence[Problem], settings: Settings) -> list[list[np.ndarray]]:
+    """Each member's bootstrap resample of the training start indices (all of them for one member)."""
+    if settings.ensemble == 1:
+        return [[p.train_starts for p in problems]]
+    pools = []
+    for member in range(settings.ensemble):
+        rng = np.random.default_rng([settings.seed, member, _BAG_STREAM, 0])
+        pools.append([np.sort(rng.choice(p.train_starts, len(p.train_starts))) for p in problems])
+    return pools
+
+
+def member_bags(problems: Sequence[Problem], settings: Settings):
+    """Bootstrap multiplicities of the observation points, one Poisson(1) draw per point and member.
+
+    ``()`` for a single member; else one ``{field: (members, n_times, *field)}`` per
+    configuration, so that each member fits its own resample of the data (bagging).
+    """
+    if settings.ensemble == 1:
+        return ()
+    bags = []
+    for k, problem in enumerate(problems):
+        bag = {}
+        for name, weights in problem.weights.items():
+            draws = [np.random.default_rng([settings.seed, member, _BAG_STREAM, 1 + k]).poisson(1.0, weights.shape)
+                     for member in range(settings.ensemble)]
+            bag[name] = jnp.asarray(np.stack(draws), dtype=weights.dtype)
+        bags.append(bag)
+    return tuple(bags)
 
 
 def _shard(batch):
@@ -214,6 +256,8 @@ class Trainer:
         params = stack_members(params, settings.ensemble)
         init = jax.vmap(self.optimizer.init) if settings.ensemble > 1 else self.optimizer.init
         self.state = TrainState(params, init(params))
+        self.pools = member_pools(self.problems, settings)
+        self.bags = member_bags(self.problems, settings)
         self._step = make_train_step(self.problems, self.graphdef, self.rest, self.optimizer, settings)
         self._validate = make_validation(self.problems, self.graphdef, self.rest, settings)
 
@@ -286,8 +330,8 @@ class Trainer:
         validation = math.nan
         while self.state.step < s.steps:
             started = time.perf_counter()
-            starts = draw_starts(self.problems, s, self.state.step)
-            params, opt_state, loss, finite = self._step(self.state.params, self.state.opt_state, starts)
+            starts = draw_starts(self.problems, s, self.state.step, self.pools)
+            params, opt_state, loss, finite = self._step(self.state.params, self.state.opt_state, starts, self.bags)
             ok = bool(np.all(np.asarray(finite)))
             self._account(ok, params, opt_state)
             self.state.step += 1
