@@ -135,3 +135,21 @@ def test_an_ensemble_reports_inclusion_and_intervals(tmp_path):
     assert report["u_xx"]["final"] == pytest.approx(0.05, rel=0.05)
     for term in ("u_x", "u"):
         assert report[term]["inclusion"] <= 0.25 and report[term]["final"] == 0.0
+
+
+def test_windows_count_observed_snapshots(tmp_path):
+    """With every 10th snapshot observed, a window of 3 spans 30 intervals and starts where data are."""
+    import oceanclosure
+    from oceanclosure.cases import CaseError, check_training
+    from oceanclosure.training.setup import build_problems
+    from tests.test_training import DIFFUSION_CASE
+
+    (tmp_path / "case.toml").write_text(DIFFUSION_CASE + "\n[observations]\nevery = 5\n")
+    case = oceanclosure.load_case(tmp_path)
+    closure = LibraryClosure(["u_xx", "u_x"], trainable=True)
+    (problem,) = build_problems(case, closure)
+    assert problem.stride == 5 and problem.intervals(3) == 15
+    assert len(problem.train_starts) and np.all(problem.train_starts % 5 == 0)
+    assert np.all(problem.train_starts + 15 <= 30)  # train_times end at t = 1.5, snapshot 30
+    with pytest.raises(CaseError, match="50 output intervals"):
+        check_training(case.with_overrides(["training.window=10"]))

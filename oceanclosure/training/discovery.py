@@ -29,6 +29,7 @@ from .selection import (
     Discovery,
     Misfits,
     PathResult,
+    Shared,
     _path,
     _spread,
     refit,
@@ -76,17 +77,19 @@ def discover_members(trainer) -> Found | None:
     if settings.selection == "none" or coefficients.size == 0:
         return None
     discoveries, paths = [], []
+    shared = Shared.of(trainer.problems, trainer.graphdef, _member(trainer.state.params, 0, settings.ensemble),
+                       trainer.rest, settings)
     for member in range(settings.ensemble):
         params = _member(trainer.state.params, member, settings.ensemble)
         bags = [_member(b, member, settings.ensemble) for b in trainer.bags] if trainer.bags else None
         found = Discovery(trainer.problems, trainer.graphdef, params, trainer.rest, settings, bags,
-                          trainer.pools[member])
+                          trainer.pools[member], shared)
         discoveries.append(found)
         paths.append(found.run())
     closures = [nnx.merge(trainer.graphdef, d.params_for(p.chosen.theta), trainer.rest)
                 for d, p in zip(discoveries, paths)]
     inclusion = np.mean([p.chosen.active for p in paths], axis=0)
-    final_theta = _final(trainer, coefficients, paths, inclusion)
+    final_theta = _final(trainer, shared, paths, inclusion)
     final = nnx.merge(trainer.graphdef, discoveries[0].params_for(final_theta), trainer.rest)
     return Found(coefficients.names, paths, closures, final, final_theta, inclusion, settings.inclusion)
 
@@ -95,7 +98,7 @@ def _member(tree, member: int, members: int):
     return tree if members == 1 else jax.tree_util.tree_map(lambda x: x[member], tree)
 
 
-def _final(trainer, coefficients: Coefficients, paths: list[PathResult], inclusion: np.ndarray) -> np.ndarray:
+def _final(trainer, shared: Shared, paths: list[PathResult], inclusion: np.ndarray) -> np.ndarray:
     """The single member's choice, or the consensus terms refitted on all the data from the members' mean."""
     settings = trainer.settings
     if len(paths) == 1:
@@ -106,8 +109,7 @@ def _final(trainer, coefficients: Coefficients, paths: list[PathResult], inclusi
     start = np.array([chosen[kept[:, k], k].mean() if kept[:, k].any() else 0.0 for k in range(chosen.shape[1])])
     params = _member(trainer.state.params, 0, settings.ensemble)
     starts = [_spread(p.train_starts, REFIT_WINDOWS) for p in trainer.problems]
-    everything = Misfits(trainer.problems, trainer.graphdef, params, trainer.rest, coefficients, starts,
-                         settings.window)
+    everything = Misfits(shared.functions, params, starts)
     return refit(everything, start, support, settings.refit_iterations)
 
 

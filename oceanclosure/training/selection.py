@@ -192,31 +192,34 @@ def _spread(indices: np.ndarray, count: int) -> np.ndarray:
     return np.asarray(indices)[np.linspace(0, len(indices) - 1, count).round().astype(int)]
 
 
-class Misfits:
-    """The weighted rollout misfit vector of θ over fixed windows, and its Jacobian.
+class Functions:
+    """The jitted misfit vector, its Jacobian and the misfit fields, compiled once per closure.
 
-    Args:
-      problems: the training configurations.
-      graphdef, params, rest: the trained closure, split (`rollout.split_closure`);
-        ``params`` is one member's state, whose non-library parameters are kept.
-      coefficients: where θ goes.
-      starts: one array of start indices per configuration.
-      window: observed snapshots per window.
+    Everything that differs between ensemble members (the non-library parameters,
+    the start indices, the bootstrap) is an argument, so members share one compilation.
     """
 
-    def __init__(self, problems, graphdef, params, rest, coefficients: Coefficients, starts, window: int):
+    def __init__(self, problems, graphdef, rest, coefficients: "Coefficients", window: int):
         self.problems, self.coefficients, self.window = list(problems), coefficients, window
-        self.starts = [jnp.asarray(s, dtype=jnp.int32) for s in starts]
-        self.count = sum(len(s) for s in starts)
 
-        def vector(theta, bags):
-            closure = nnx.merge(graphdef, coefficients.put(params, theta), rest)
-            return jnp.concatenate([self._configuration(p, closure, s, b) for p, s, b in
-                                    zip(self.problems, self.starts, bags)])
+        def closure(theta, params):
+            return nnx.merge(graphdef, coefficients.put(params, theta), rest)
+
+        def vector(theta, params, starts, bags):
+            model = closure(theta, params)
+            return jnp.concatenate([self._configuration(p, model, s, b) for p, s, b in
+                                    zip(self.problems, starts, bags)])
+
+        def fields(theta, params, starts):
+            model, out = closure(theta, params), []
+            for problem, first in zip(self.problems, starts):
+                parts = jax.vmap(lambda s, p=problem: window_misfits(p, model, s, self.window))(first)
+                out.extend(m * jnp.sqrt(w) for m, w in parts.values())
+            return out
 
         self.vector = jax.jit(vector)
         self.jacobian = jax.jit(jax.jacfwd(vector))
-        self._arrays = jax.jit(lambda theta: self._fields(graphdef, params, rest, theta))
+        self.fields = jax.jit(fields)
 
     def _configuration(self, problem, closure, starts, bag):
         def one(start):
@@ -225,13 +228,26 @@ class Misfits:
 
         return jax.vmap(one)(starts).ravel()
 
-    def _fields(self, graphdef, params, rest, theta):
-        closure = nnx.merge(graphdef, self.coefficients.put(params, theta), rest)
-        out = []
-        for problem, starts in zip(self.problems, self.starts):
-            parts = jax.vmap(lambda s, p=problem: window_misfits(p, closure, s, self.window))(starts)
-            out.extend((m * jnp.sqrt(w), w) for m, w in parts.values())
-        return out
+
+class Misfits:
+    """The weighted rollout misfit vector of θ over fixed windows, and its Jacobian.
+
+    Args:
+      functions: the compiled misfit functions (`Functions`).
+      params: one member's parameter state (its non-library parameters are kept).
+      starts: one array of start indices per configuration.
+    """
+
+    def __init__(self, functions: Functions, params, starts):
+        self.functions, self.params = functions, params
+        self.problems, self.coefficients, self.window = functions.problems, functions.coefficients, functions.window
+        self.starts = [jnp.asarray(s, dtype=jnp.int32) for s in starts]
+
+    def vector(self, theta, bags):
+        return self.functions.vector(theta, self.params, self.starts, bags)
+
+    def jacobian(self, theta, bags):
+        return self.functions.jacobian(theta, self.params, self.starts, bags)
 
     def mse(self, theta, bags=None) -> float:
         """Σ w misfit² / Σ w over the windows."""
@@ -252,7 +268,8 @@ class Misfits:
 
     def residual_fields(self, theta) -> list[np.ndarray]:
         """Each configuration's and field's weighted misfits, (windows, times, *cells)."""
-        return [np.asarray(m, dtype=np.float64) for m, _ in self._arrays(jnp.asarray(theta))]
+        return [np.asarray(m, dtype=np.float64) for m in self.functions.fields(jnp.asarray(theta), self.params,
+                                                                                self.starts)]
 
     def _no_bags(self):
         return [None] * len(self.problems)
@@ -372,18 +389,17 @@ class Discovery:
       pool: the member's training start indices per configuration, or None.
     """
 
-    def __init__(self, problems, graphdef, params, rest, settings, bags=None, pool=None):
+    def __init__(self, problems, graphdef, params, rest, settings, bags=None, pool=None, shared=None):
         self.problems, self.settings, self.params = list(problems), settings, params
-        self.coefficients = Coefficients.of(nnx.merge(graphdef, params, rest))
+        shared = shared or Shared.of(self.problems, graphdef, params, rest, settings)
+        self.coefficients, self.scales = shared.functions.coefficients, shared.scales
         pool = pool or [p.train_starts for p in self.problems]
-        train = [_spread(np.unique(s), REFIT_WINDOWS) for s in pool]
+        train = [_spread(np.sort(s), REFIT_WINDOWS) for s in pool]
         selection = [_spread(p.selection_starts, SELECTION_WINDOWS) for p in self.problems]
-        self.scales = term_scales(self.problems, self.coefficients)
         self.bags = list(bags) if bags is not None else None
-        self.train = Misfits(self.problems, graphdef, params, rest, self.coefficients, train, settings.window)
-        self.selection = Misfits(self.problems, graphdef, params, rest, self.coefficients, selection,
-                                 settings.window)
-        self._validation = _validation(self.problems, graphdef, params, rest, self.coefficients, settings)
+        self.train = Misfits(shared.functions, params, train)
+        self.selection = Misfits(shared.functions, params, selection)
+        self._validation = shared.validation and (lambda theta: shared.validation(theta, params))
 
     def _point(self, theta, active) -> PathPoint:
         theta = refit(self.train, theta, active, self.settings.refit_iterations, self.bags)
@@ -421,15 +437,31 @@ class Discovery:
         return self.coefficients.put(self.params, jnp.asarray(theta))
 
 
-def _validation(problems, graphdef, params, rest, coefficients: Coefficients, settings):
+@dataclasses.dataclass
+class Shared:
+    """What every member's `Discovery` shares: the compiled functions and the term scales."""
+
+    functions: Functions
+    scales: tuple
+    validation: object
+
+    @classmethod
+    def of(cls, problems, graphdef, params, rest, settings) -> "Shared":
+        coefficients = Coefficients.of(nnx.merge(graphdef, params, rest))
+        functions = Functions(problems, graphdef, rest, coefficients, settings.window)
+        return cls(functions, term_scales(problems, coefficients),
+                   _validation(problems, graphdef, rest, coefficients, settings))
+
+
+def _validation(problems, graphdef, rest, coefficients: Coefficients, settings):
     chosen = [_spread(p.validation_starts, SELECTION_WINDOWS) for p in problems]
     if not all(len(c) for c in chosen):
         return None
 
     @jax.jit
-    def loss(theta):
+    def loss(theta, params):
         closure = nnx.merge(graphdef, coefficients.put(params, theta), rest)
         return sum(batch_loss(p, closure, jnp.asarray(c), settings.window, settings.loss)
                    for p, c in zip(problems, chosen)) / len(problems)
 
-    return lambda theta: float(loss(jnp.asarray(theta)))
+    return lambda theta, params: float(loss(jnp.asarray(theta), params))
