@@ -153,3 +153,61 @@ def test_windows_count_observed_snapshots(tmp_path):
     assert np.all(problem.train_starts + 15 <= 30)  # train_times end at t = 1.5, snapshot 30
     with pytest.raises(CaseError, match="50 output intervals"):
         check_training(case.with_overrides(["training.window=10"]))
+
+
+@pytest.mark.usefixtures("x64")
+def test_the_refit_jacobian_matches_finite_differences():
+    from oceanclosure.training.selection import Functions, Misfits
+
+    closure = LibraryClosure(["u_xx", "u*u_x"], [0.01, 0.02], trainable=True)
+    problem = _problem(closure, dtype=jnp.float64)
+    graphdef, params, rest = split_closure(closure)
+    misfits = Misfits(Functions([problem], graphdef, rest, Coefficients.of(closure), 2), params, [np.array([12, 20])])
+    theta = np.array([0.03, -0.01])
+    jac = np.asarray(misfits.jacobian(jnp.asarray(theta), [None]))
+    eps = 1e-6
+    for k in range(2):
+        step = np.zeros(2)
+        step[k] = eps
+        fd = (np.asarray(misfits.vector(jnp.asarray(theta + step), [None]))
+              - np.asarray(misfits.vector(jnp.asarray(theta - step), [None]))) / (2 * eps)
+        np.testing.assert_allclose(jac[:, k], fd, rtol=1e-5, atol=1e-9 * np.abs(fd).max())
+        assert np.abs(fd).max() > 0
+
+
+def test_non_markovian_parts_are_named():
+    import oceanclosure
+    from oceanclosure.factory import build_closures
+    from oceanclosure.training.api import nonmarkovian_parts
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1] / "cases"
+    case = oceanclosure.load_case(root / "distributed_delay_decay")
+    (part,) = nonmarkovian_parts(case, build_closures(case, trained=False))
+    assert part == {"kind": "distributed_delay", "inputs": ["u"], "delay": [0.0, 1.0], "size": 0, "network": False}
+    shock = oceanclosure.load_case(root / "burgers_advecting_shock")
+    parts = nonmarkovian_parts(shock, build_closures(shock))
+    assert [p["kind"] for p in parts] == ["distributed_delay"] and parts[0]["network"] and parts[0]["size"] > 100
+
+
+def test_cli_discover_prints_the_path_and_exports_code(tmp_path, capsys):
+    import importlib.util
+
+    from oceanclosure import cli
+    from tests.test_training import DIFFUSION_CASE
+
+    (tmp_path / "case.toml").write_text(DIFFUSION_CASE)
+    assert cli.main(["train", str(tmp_path), "--steps", "20"]) == 0
+    assert "selected" in capsys.readouterr().out
+    assert cli.main(["discover", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "path (bic" in out and "*" in out and "inclusion" in out
+    target = tmp_path / "closure_code.py"
+    assert cli.main(["discover", str(tmp_path), "--export", "numpy", "--out", str(target)]) == 0
+    spec = importlib.util.spec_from_file_location("closure_code", target)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert "u" in module.FEATURES
+    assert cli.main(["discover", str(tmp_path), "--export", "numpy", "--out", str(target)]) == cli.EXIT_BAD_INPUT
+    assert "--overwrite" in capsys.readouterr().err
+    assert cli.main(["discover", str(tmp_path), "--out", str(target)]) == cli.EXIT_BAD_INPUT
+    assert "--export" in capsys.readouterr().err
