@@ -211,3 +211,13 @@ def test_cli_discover_prints_the_path_and_exports_code(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
     assert cli.main(["discover", str(tmp_path), "--out", str(target)]) == cli.EXIT_BAD_INPUT
     assert "--export" in capsys.readouterr().err
+
+
+def test_selection_times_too_short_for_a_window_are_refused(tmp_path):
+    import oceanclosure
+    from oceanclosure.training.setup import SetupError, build_problems
+    from tests.test_training import DIFFUSION_CASE
+
+    (tmp_path / "case.toml").write_text(DIFFUSION_CASE.replace("[training]", "[training]\nselection_times = [1.4, 1.5]"))
+    with pytest.raises(SetupError, match="selection_times .* holds no window"):
+        build_problems(oceanclosure.load_case(tmp_path), LibraryClosure(["u_xx"], trainable=True))

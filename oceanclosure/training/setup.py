@@ -128,6 +128,12 @@ def start_indices(case, times: np.ndarray, history: int, stride: int = 1):
         )
     validation = _inside(times, case.training.validation_times, history, window, stride)
     selection = _inside(times, case.training.selection_times or train_times, history, window, stride)
+    if not len(selection):
+        raise SetupError(
+            f"training.selection_times {list(case.training.selection_times)} holds no window of "
+            f"{case.training.window} observed snapshots ({window} output intervals); widen selection_times, "
+            "or remove it to select on train_times"
+        )
     return train, validation, selection
 
 
