@@ -6,9 +6,16 @@ A case trains into its own directory:
   ``training.checkpoint_every`` steps (the last two are kept);
 * ``training_log.csv``: step, loss, validation loss, learning rate, skipped steps;
 * ``closure/parameters.npz`` + ``closure/parameters.json``: the trained arrays,
-  the ``[[closure]]`` spec, a SHA-256, the command, the package and jax versions
-  and, for ensembles, the spread of the library coefficients. `runner.run` loads
-  it (verifying the checksum) whenever it exists.
+  the ``[[closure]]`` spec, a SHA-256, the command, the package and jax versions,
+  the collinearity warnings and, when the closure has trainable library terms, the
+  discovery report (the path, the criterion, per-term inclusion and intervals;
+  `training.discovery`). `runner.run` loads it (verifying the checksum) whenever it
+  exists.
+
+After the optimizer's steps, library terms go through the sparsity path
+(`training.selection`) unless ``training.selection = "none"``; what is written is
+the chosen model (one member) or the consensus model refitted on all the data (an
+ensemble).
 
 Training always starts from the closure's initial values in ``case.toml``, never
 from shipped trained parameters.

@@ -9,8 +9,12 @@ One optimizer step:
 3. loss = mean over configurations of the weighted L1 and/or MSE misfit at the
    observed points, plus l1 Σ|w| + l2 Σw²;
 4. clip the gradient norm, update with RMSprop or Adam on an exponentially
-   decaying learning rate, then hard-prune library coefficients below the
-   threshold (sequential thresholding, as the reference does).
+   decaying learning rate, then (if ``prune_threshold`` > 0) zero library
+   coefficients below that absolute threshold.
+
+The sparsity path that follows the loop (scale-aware pruning, refits, selection)
+is `training.selection`; ensemble members' own data (bootstrap of start times and
+observation points) come from `member_pools` and `member_bags`.
 
 Configurations of different nx are traced into one jitted step (one XLA program
 with one branch per configuration; no padding). A step whose loss or gradient is
