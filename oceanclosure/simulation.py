@@ -287,6 +287,14 @@ class Simulation:
             raise SimulationInterrupted(f"interrupted at t = {reached:g} of {stop:g}", record.trajectory()) from None
         return record.trajectory()
 
+    def _blow_up_hint(self) -> str:
+        """What to try: a smaller step, and, when there is a closure, a run without it."""
+        step = "if the time step is too large for the flow (CFL), lower time.cfl or time.dt"
+        if self.closure.is_null:
+            return step
+        return (f"{step}; if a run without the closure (--closure none) stays finite, the closure drives the "
+                "instability (retrain it, or bound it)")
+
     def _run_chunk(self, record: "_Record", k: int, max_dt: float, physics) -> None:
         """Advance from output time k - 1 to k; refuse a state that is not finite."""
         t_start, t_end = record.times[k - 1], record.times[k]
@@ -297,8 +305,7 @@ class Simulation:
         if bad:
             raise BlowUpError(
                 f"the solution ({', '.join(bad)}) stopped being finite between t = {t_start:g} and "
-                f"t = {t_end:g} (dt = {dt:g}); the time step is probably too large for the flow (CFL): "
-                "lower time.cfl or time.dt",
+                f"t = {t_end:g} (dt = {dt:g}); {self._blow_up_hint()}",
                 record.trajectory(),
             )
         record.accept(new_state, n, dt)

@@ -238,3 +238,16 @@ def test_float32_stays_float32(mode, request):
     assert trajectory.fields["u"].dtype == np.float32
     assert trajectory.final_state.fields["u"].dtype == jnp.float32 and trajectory.final_state.t.dtype == jnp.float32
     assert np.all(np.isfinite(trajectory.fields["u"]))
+
+
+def test_a_blow_up_with_a_closure_points_at_it_too():
+    """An anti-diffusive closure on a linear model: the message names the closure as a suspect."""
+    from oceanclosure.closures import LibraryClosure
+
+    model = AdvectionDiffusion(GRID, PERIODIC, "upwind", velocity=1.0, diffusivity=0.0)
+    sim = Simulation(model, LibraryClosure(["u_xx"], [-5.0]), stepper="ssprk3", dt=1e-3)
+    with pytest.raises(BlowUpError, match=r"--closure none\) stays finite, the closure drives") as caught:
+        sim.run(U0, stop=50.0, output_interval=0.5)
+    assert "time.cfl" in str(caught.value)
+    bare = Simulation(Burgers(GRID, PERIODIC, "upwind", nu=0.0), stepper="ssprk3")
+    assert "--closure none" not in bare._blow_up_hint()
