@@ -10,7 +10,13 @@ import pytest
 import sympy
 
 import oceanclosure
-from oceanclosure.boundaries import BoundaryConditions, BoundaryValue, Dirichlet, Flux, Neumann
+from oceanclosure.boundaries import (
+    BoundaryConditions,
+    BoundaryValue,
+    Dirichlet,
+    Flux,
+    Neumann,
+)
 from oceanclosure.closures import NoClosure
 from oceanclosure.coefficients import ExpressionCoefficient
 from oceanclosure.grid import Grid
@@ -18,20 +24,11 @@ from oceanclosure.models import AdvectionDiffusionReaction, Variable
 from oceanclosure.models.reactions import ExpressionReactions
 from oceanclosure.quadrature import cell_average
 from oceanclosure.simulation import Simulation
+from tests.columns import column
 
 pytestmark = pytest.mark.usefixtures("x64")
 
-DECAY_CASE = """
-[grid]
-dims = ["z"]
-domain = [-100.0, 0.0]
-nz = 20
-precision = "float64"
-
-[boundary]
-bottom = { kind = "flux" }
-top = { kind = "flux" }
-
+DECAY_CASE = column((-100.0, 0.0), nz=20) + """
 [physics]
 model = "advection_diffusion_reaction"
 variables = { A = { units = "mmol m-3", long_name = "tracer A" }, B = { units = "mmol m-3" } }

@@ -22,6 +22,7 @@ from oceanclosure.build import build_grid, initial_fields
 from oceanclosure.cases import CaseError
 from oceanclosure.quadrature import DEFAULT_POINTS
 from oceanclosure.truth import AnalyticTruth, case_times
+from tests.columns import column
 
 pytestmark = pytest.mark.usefixtures("x64")
 
@@ -50,15 +51,7 @@ stepper = "rk4"
 dt = 0.01
 """
 
-TWO_FIELDS = """
-[grid]
-dims = ["z"]
-domain = [-1.0, 0.0]
-nz = 8
-precision = "float64"
-[boundary]
-bottom = { kind = "flux" }
-top = { kind = "flux" }
+TWO_FIELDS = column((-1.0, 0.0), nz=8) + """
 [physics]
 model = "advection_diffusion_reaction"
 variables = { A = {}, B = {} }

@@ -6,44 +6,15 @@ import numpy as np
 import pytest
 
 import oceanclosure
+from oceanclosure.factory import build_closures
 from oceanclosure.training.api import train
 from oceanclosure.training.setup import build_problems, loss_scales
-from oceanclosure.factory import build_closures
+from tests.columns import reacting_pair
 
 # The low-fidelity model lacks the reaction A -> B (rate k A, k = 0.1); the truth is the same
 # column with the reaction, on a grid twice as fine. A transfer closure with the library rate
 # c A along the edge A -> B learns c.
-CASE = """
-format = 2
-[grid]
-dims = ["z"]
-domain = [-50.0, 0.0]
-nz = 10
-precision = "float64"
-
-[boundary]
-bottom = { kind = "flux" }
-top = { kind = "flux" }
-
-[physics]
-model = "advection_diffusion_reaction"
-variables = { A = { units = "mmol m-3" }, B = { units = "mmol m-3" } }
-diffusivity = 2.0
-parameters = { k = 0.1 }
-
-[initial_condition.A]
-expression = "1 + cos(pi*z/50)"
-[initial_condition.B]
-expression = "0.2"
-
-[truth]
-fine = { refine = 2, physics = { reactions = { A = "-k*A", B = "k*A" } } }
-
-[time]
-stop = 6.0
-output_interval = 0.5
-dt = 0.05
-
+CASE = reacting_pair(nz=10, stop=6.0) + """
 [[closure]]
 kind = "transfer"
 variables = ["A", "B"]

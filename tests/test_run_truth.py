@@ -12,6 +12,7 @@ import xarray as xr
 
 from oceanclosure import analysis, cli, runner, truth
 from oceanclosure.cases import load_case
+from tests.columns import reacting_pair
 
 NU = 0.01
 SHOCK = {  # viscous Burgers' advecting shock on 16 cells, against its analytic solution
@@ -25,37 +26,7 @@ SHOCK = {  # viscous Burgers' advecting shock on 16 cells, against its analytic 
 }
 SHOCK_IC = "x / (1 + exp(25*x**2 - 6.25))"  # the solution at t = 0 for nu = 0.01
 X = (np.arange(16) + 0.5) * 1.25 / 16  # the cell centres
-TWO_FIELDS = """
-format = 2
-[grid]
-dims = ["z"]
-domain = [-50.0, 0.0]
-nz = 8
-precision = "float64"
-
-[boundary]
-bottom = { kind = "flux" }
-top = { kind = "flux" }
-
-[physics]
-model = "advection_diffusion_reaction"
-variables = { A = { units = "mmol m-3" }, B = { units = "mmol m-3" } }
-diffusivity = 2.0
-parameters = { k = 0.1 }
-
-[initial_condition.A]
-expression = "1 + cos(pi*z/50)"
-[initial_condition.B]
-expression = "0.2"
-
-[truth]
-fine = { refine = 2, physics = { reactions = { A = "-k*A", B = "k*A" } } }
-
-[time]
-stop = 1.0
-output_interval = 0.5
-dt = 0.05
-
+TWO_FIELDS = reacting_pair(nz=8, stop=1.0) + """
 [output]
 plot = false
 """

@@ -8,12 +8,18 @@ import pytest
 from flax import nnx
 
 from oceanclosure.boundaries import BoundaryConditions, Flux
-from oceanclosure.closures import ClosureSum, LibraryClosure, NeuralClosure, TransferClosure
+from oceanclosure.closures import (
+    ClosureSum,
+    LibraryClosure,
+    NeuralClosure,
+    TransferClosure,
+)
 from oceanclosure.closures.transfer import edge_label
 from oceanclosure.grid import Grid
 from oceanclosure.models import AdvectionDiffusionReaction, Variable
 from oceanclosure.models.reactions import ExpressionReactions
 from oceanclosure.simulation import Simulation
+from tests.columns import column
 
 pytestmark = pytest.mark.usefixtures("x64")
 
@@ -125,17 +131,7 @@ def test_bad_transfer_closures_say_what_is_wrong(kwargs, message):
         TransferClosure(_library_rate(0), edges, **kwargs)
 
 
-TRANSFER_CASE = """
-[grid]
-dims = ["z"]
-domain = [-50.0, 0.0]
-nz = 10
-precision = "float64"
-
-[boundary]
-bottom = { kind = "flux" }
-top = { kind = "flux" }
-
+TRANSFER_CASE = column((-50.0, 0.0), nz=10) + """
 [physics]
 model = "advection_diffusion_reaction"
 variables = { N = { units = "mmol N m-3" }, P = { units = "mmol N m-3" }, Z = { units = "mmol N m-3" } }
