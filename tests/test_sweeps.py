@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 import oceanclosure
-from oceanclosure.analysis import coarse_grain
+from oceanclosure.analysis import block_average, coarse_grain
 from oceanclosure.cases import CaseError
 from oceanclosure.cli import main
 from oceanclosure.closures import NoClosure
@@ -24,7 +24,6 @@ from oceanclosure.sweeps import (
     to_json,
     write_sweep,
 )
-from oceanclosure.sweeps.batch import block_mean
 from oceanclosure.sweeps.execute import entry_closure
 
 NX, NU = [32, 48], [0.004, 0.00133333333333]
@@ -162,11 +161,14 @@ def test_metrics_match_hand_computed_values():
     assert ErrorAccumulator().values(["max_abs"]) == {"max_abs": pytest.approx(math.nan, nan_ok=True)}
 
 
-def test_block_mean_is_the_exact_coarse_cell_average():
+def test_block_average_is_the_exact_coarse_cell_average_and_agrees_with_coarse_grain():
     fine = np.arange(12.0).reshape(4, 3)
-    assert block_mean(np.arange(8.0), 4).tolist() == [1.5, 5.5]
+    assert block_average(np.arange(8.0), 4).tolist() == [1.5, 5.5]
     with pytest.raises(ValueError, match="not divisible"):
-        block_mean(fine, 2)
+        block_average(fine, 2)
+    values = np.random.default_rng(0).standard_normal((4, 8))
+    da = xr.DataArray(values, dims=("y", "x"), coords={"y": np.arange(4) + 0.5, "x": np.arange(8) + 0.5})
+    np.testing.assert_allclose(coarse_grain(da, 2).values, block_average(values, 2))
 
 
 def test_a_refined_member_is_cell_averaged_onto_the_point_grid(tmp_path):

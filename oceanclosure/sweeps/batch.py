@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..analysis import block_average
 from ..metrics import ErrorAccumulator
 from ..simulation import SimState, rate_times
 from ..timestepping import StabilityError, steps_between_outputs
@@ -121,19 +122,7 @@ def _score(scores, active, states, truths, k: int, refine: int) -> None:
     for m, state in enumerate(states):
         if active[m]:
             for name, acc in scores[m].items():
-                acc.add(block_mean(np.asarray(state.fields[name]), refine), truths[m][name][k])
-
-
-def block_mean(values: np.ndarray, factor: int) -> np.ndarray:
-    """Cell averages of ``values`` over blocks of ``factor`` cells per dimension (exact for FV averages)."""
-    if factor == 1:
-        return values
-    shape = []
-    for n in values.shape:
-        if n % factor:
-            raise ValueError(f"block_mean: {n} cells are not divisible by {factor}")
-        shape += [n // factor, factor]
-    return values.reshape(shape).mean(axis=tuple(range(1, 2 * values.ndim, 2)))
+                acc.add(block_average(np.asarray(state.fields[name]), refine), truths[m][name][k])
 
 
 def _failed(truth: Mapping, metrics: Sequence[str], reason: str) -> MemberResult:
