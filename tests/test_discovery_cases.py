@@ -44,3 +44,38 @@ def test_kdv_burgers_with_noisy_observations_finds_the_three_terms_and_no_other(
     assert terms["u*u_x"] == pytest.approx(-3.0, rel=0.03)
     assert terms["u_xx"] == pytest.approx(0.01, rel=0.2)
     assert terms["u**2*u_x"] == 0.0
+
+
+@pytest.mark.usefixtures("x64")
+def test_a_mass_conserving_library_keeps_its_constraint_through_discovery(tmp_path):
+    """A → B at k = 0.1 is missing; dB/dt = c_A A + c_B B with dA/dt = −dB/dt (the constraint)."""
+    from tests.columns import reacting_pair
+
+    text = reacting_pair(nz=10, stop=6.0) + """
+[[closure]]
+kind = "library"
+variables = ["A", "B"]
+terms = ["A", "B"]
+constraints = { A = { B = -1.0 } }
+trainable = true
+
+[training]
+window = 3
+batch = 4
+steps = 60
+optimizer = "adam"
+learning_rate = 0.01
+loss = "mse"
+checkpoint_every = 60
+train_times = [0.0, 4.0]
+validation_times = [4.0, 6.0]
+"""
+    (tmp_path / "case.toml").write_text(text)
+    summary = train(oceanclosure.load_case(tmp_path))
+    terms = summary["terms"]
+    assert terms["B"]["A"] == pytest.approx(0.1, rel=0.03) and terms["B"]["B"] == 0.0
+    assert terms["A"]["A"] == pytest.approx(-terms["B"]["A"])
+    assert summary["discovery"]["terms"]["B"]["B"]["final"] == 0.0
+    ds = oceanclosure.run(oceanclosure.load_case(tmp_path))
+    total = (ds["A"] + ds["B"]).sum("z").values
+    assert np.max(np.abs(total - total[0])) < 1e-10 * abs(total[0])
