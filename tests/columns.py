@@ -42,3 +42,18 @@ stop = {stop!r}
 output_interval = 0.5
 dt = 0.05
 """
+
+
+#: A short Adam recipe for `reacting_pair` (train on t ≤ 4, validate on 4 < t ≤ 6).
+PAIR_TRAINING = """
+[training]
+window = 3
+batch = 4
+steps = 60
+optimizer = "adam"
+learning_rate = 0.01
+loss = "mse"
+checkpoint_every = 60
+train_times = [0.0, 4.0]
+validation_times = [4.0, 6.0]
+"""

@@ -49,7 +49,7 @@ def test_kdv_burgers_with_noisy_observations_finds_the_three_terms_and_no_other(
 @pytest.mark.usefixtures("x64")
 def test_a_mass_conserving_library_keeps_its_constraint_through_discovery(tmp_path):
     """A → B at k = 0.1 is missing; dB/dt = c_A A + c_B B with dA/dt = −dB/dt (the constraint)."""
-    from tests.columns import reacting_pair
+    from tests.columns import PAIR_TRAINING, reacting_pair
 
     text = reacting_pair(nz=10, stop=6.0) + """
 [[closure]]
@@ -58,18 +58,7 @@ variables = ["A", "B"]
 terms = ["A", "B"]
 constraints = { A = { B = -1.0 } }
 trainable = true
-
-[training]
-window = 3
-batch = 4
-steps = 60
-optimizer = "adam"
-learning_rate = 0.01
-loss = "mse"
-checkpoint_every = 60
-train_times = [0.0, 4.0]
-validation_times = [4.0, 6.0]
-"""
+""" + PAIR_TRAINING
     (tmp_path / "case.toml").write_text(text)
     summary = train(oceanclosure.load_case(tmp_path))
     terms = summary["terms"]

@@ -9,7 +9,7 @@ import oceanclosure
 from oceanclosure.factory import build_closures
 from oceanclosure.training.api import train
 from oceanclosure.training.setup import build_problems, loss_scales
-from tests.columns import reacting_pair
+from tests.columns import PAIR_TRAINING, reacting_pair
 
 # The low-fidelity model lacks the reaction A -> B (rate k A, k = 0.1); the truth is the same
 # column with the reaction, on a grid twice as fine. A transfer closure with the library rate
@@ -23,18 +23,7 @@ terms = ["A"]
 coefficients = [[0.0]]
 trainable = true
 positive = "none"
-
-[training]
-window = 3
-batch = 4
-steps = 60
-optimizer = "adam"
-learning_rate = 0.01
-loss = "mse"
-checkpoint_every = 60
-train_times = [0.0, 4.0]
-validation_times = [4.0, 6.0]
-"""
+""" + PAIR_TRAINING
 
 
 @pytest.fixture

@@ -157,13 +157,13 @@ class NeuralClosure(Closure):
         self.hidden = _check_hidden(hidden)
         self.jump_width = _check_count("jump_width", jump_width, 0)
         self.viscosity = str(viscosity)
-        self.flux_scale = _check_flux_scale(flux_scale, self.flux_form)
+        self.flux_scale = _check_face_option("flux_scale", flux_scale, FLUX_SCALES, self.flux_form)
         self.smooth_reference = _check_reference(smooth_reference, self.face_inputs)
         self.dx_power = _check_real("dx_power", dx_power, lambda v: v >= 0, ">= 0")
         self.length_scale = _check_real("length_scale", length_scale, lambda v: v > 0, "> 0")
         self.bound = None if bound is None else _check_real("bound", bound, lambda v: v > 0, "> 0")
         self.stability_rates = bool(stability_rates)
-        self.gate = _check_gate(gate, self.flux_form)
+        self.gate = _check_face_option("gate", gate, GATES, self.flux_form)
         rngs = rngs if rngs is not None else nnx.Rngs(seed)
         dtype = param_dtype or jnp.asarray(0.0).dtype
         self.layers = _build_layers(self.n_inputs, self.hidden, len(self.outputs), rngs, dtype)
@@ -541,22 +541,14 @@ def _check_face_inputs(face_inputs, flux_form: bool) -> tuple[str, ...]:
     return names
 
 
-def _check_flux_scale(flux_scale, flux_form: bool):
-    if flux_scale is None:
+def _check_face_option(name: str, value, choices, flux_form: bool):
+    """An option among ``choices`` that acts on face fluxes (None: off); it needs flux_form."""
+    if value is None:
         return None
-    _check_choice("flux_scale", flux_scale, FLUX_SCALES)
+    _check_choice(name, value, choices)
     if not flux_form:
-        raise ValueError(f"NeuralClosure: flux_scale = {flux_scale!r} needs flux_form = true")
-    return flux_scale
-
-
-def _check_gate(gate, flux_form: bool):
-    if gate is None:
-        return None
-    _check_choice("gate", gate, GATES)
-    if not flux_form:
-        raise ValueError(f"NeuralClosure: gate = {gate!r} needs flux_form = true")
-    return gate
+        raise ValueError(f"NeuralClosure: {name} = {value!r} needs flux_form = true")
+    return value
 
 
 def _check_reference(smooth_reference, face_inputs) -> bool:

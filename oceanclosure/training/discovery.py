@@ -110,7 +110,7 @@ def _final(trainer, shared: Shared, paths: list[PathResult], inclusion: np.ndarr
     params = _member(trainer.state.params, 0, settings.ensemble)
     starts = [_spread(p.train_starts, REFIT_WINDOWS) for p in trainer.problems]
     everything = Misfits(shared.functions, params, starts)
-    return refit(everything, start, support, settings.refit_iterations)
+    return refit(everything, start, support, settings.refit_iterations)[0]
 
 
 def perturb_members(trainer) -> None:

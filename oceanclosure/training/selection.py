@@ -275,8 +275,9 @@ class Misfits:
         return [None] * len(self.problems)
 
 
-def refit(misfits: Misfits, theta: np.ndarray, active: np.ndarray, iterations: int, bags=None) -> np.ndarray:
-    """Levenberg–Marquardt on the active entries of θ (the others held at 0).
+def refit(misfits: Misfits, theta: np.ndarray, active: np.ndarray, iterations: int,
+          bags=None) -> tuple[np.ndarray, float]:
+    """Levenberg–Marquardt on the active entries of θ (the others held at 0): (θ, ‖r(θ)‖²).
 
     Minimises ‖r(θ)‖² with steps (JᵀJ + λ diag JᵀJ) δ = −Jᵀr over the active
     columns, λ shrunk after a success and grown after a failure; stops when
@@ -284,10 +285,10 @@ def refit(misfits: Misfits, theta: np.ndarray, active: np.ndarray, iterations: i
     """
     bags = bags or misfits._no_bags()
     theta = np.where(active, theta, 0.0)
-    if not active.any():
-        return theta
     r = np.asarray(misfits.vector(jnp.asarray(theta), bags), dtype=np.float64)
     cost, lam = float(r @ r), 1e-3
+    if not active.any():
+        return theta, cost
     for _ in range(iterations):
         jac = np.asarray(misfits.jacobian(jnp.asarray(theta), bags), dtype=np.float64)[:, active]
         normal, gradient = jac.T @ jac, jac.T @ r
@@ -306,7 +307,7 @@ def refit(misfits: Misfits, theta: np.ndarray, active: np.ndarray, iterations: i
             lam *= 4
         if not improved or converged:
             break
-    return theta
+    return theta, cost
 
 
 # --- information criteria -----------------------------------------------------------------
@@ -402,8 +403,8 @@ class Discovery:
         self._validation = shared.validation and (lambda theta: shared.validation(theta, params))
 
     def _point(self, theta, active) -> PathPoint:
-        theta = refit(self.train, theta, active, self.settings.refit_iterations, self.bags)
-        return PathPoint(active.copy(), theta, self.train.mse(theta, self.bags), self.selection.mse(theta))
+        theta, cost = refit(self.train, theta, active, self.settings.refit_iterations, self.bags)
+        return PathPoint(active.copy(), theta, cost / self.train.weight_total(self.bags), self.selection.mse(theta))
 
     def run(self) -> PathResult:
         theta = self.coefficients.get(self.params)
