@@ -166,6 +166,13 @@ BAD = {
                                        "training.configurations[0][0]: a configuration cannot change [training]"),
     "max failures": (_train(max_failures=0), "training.max_failures: must be >= 1 (got 0)"),
     "ensemble": (_train(ensemble=0), "training.ensemble: must be >= 1 (got 0)"),
+    "selection": (_train(selection="cv"), "training.selection: expected one of 'bic', 'aic', 'none' (got 'cv')"),
+    "relative threshold": (_train(relative_threshold=1.5), "training.relative_threshold: must be < 1 (got 1.5)"),
+    "selection times reversed": (_train(selection_times=[0.5, 0.2]),
+                                 "training.selection_times: t1 must be > t0 (got [0.5, 0.2])"),
+    "refit iterations": (_train(refit_iterations=0), "training.refit_iterations: must be >= 1 (got 0)"),
+    "max candidates": (_train(max_candidates=0), "training.max_candidates: must be >= 1 (got 0)"),
+    "inclusion": (_train(inclusion=0.0), "training.inclusion: must be > 0 (got 0.0)"),
     "unknown training key": (_train(epochs=3), "training.epochs: unknown key (allowed: batch,"),
 }
 
@@ -179,6 +186,7 @@ BAD_TIMES = {
     "train times outside": (_train(train_times=[0.0, 2.0]), ("training.train_times: must lie within "
                                                              "[time.start, time.stop] = [0, 1] (got [0.0, 2.0])")),
     "validation times outside": (_train(validation_times=[-1.0, 0.5]), "training.validation_times: must lie within"),
+    "selection times outside": (_train(selection_times=[0.5, 1.5]), "training.selection_times: must lie within"),
 }
 
 
