@@ -103,6 +103,11 @@ def build_model(case, grid: Grid | None = None, bc: FieldBoundaries | None = Non
     grid = build_grid(case) if grid is None else grid
     bc = build_boundary(case) if bc is None else bc
     physics = case.physics
+    if hasattr(physics, "build"):  # a physics table that builds its own model (the plankton columns)
+        try:
+            return physics.build(grid, bc)
+        except ValueError as err:
+            raise InputError(str(err)) from None
     cls = MODELS[physics.model]
     if physics.model == "advection_diffusion_reaction":
         return _build_adr(case, grid, bc)
@@ -146,9 +151,42 @@ def initial_fields(case, grid: Grid, dtype, points: int | None = None) -> dict[s
     points = DEFAULT_POINTS if points is None else points
     variables = case.physics.variable_names
     ic = case.initial_condition
+    if ic.total_nitrogen is not None:
+        return {name: v.astype(dtype) for name, v in column_initial_fields(case, grid).items()}
     what = "initial_condition" if len(variables) == 1 and not ic.fields else None
     return {name: _initial_field(case, ic.for_field(name), grid, dtype, what or f"initial_condition.{name}", points)
             for name in variables}
+
+
+def column_initial_fields(case, grid: Grid) -> dict[str, np.ndarray]:
+    """A plankton column's spun-up initial state (`biogeochem.initial`), float64, in the case's variables.
+
+    The spin-up runs the case's physics with ``initial_condition.spin_up.physics``
+    applied; when that is another model (the truth's NPZD-OA for an NPZ-OA case),
+    its state is seen through ``[observations] map`` (`observation_map`).
+    """
+    from .biogeochem.initial import initial_column
+    from .cases.biogeochem import spin_up_physics
+    from .observation_map import ObservationMap
+
+    ic = case.initial_condition
+    spun, problems = spin_up_physics(case.physics, ic)
+    if problems:
+        raise InputError(f"initial_condition.spin_up.physics: {problems[0].message}")
+    (bottom, top), = grid.domain
+    days = ic.spin_up.days if ic.spin_up is not None else 30.0
+    try:
+        values = initial_column(spun.reactions(), grid.centers(0) - top, top - bottom, spun.parameter_values(),
+                                ic.total_nitrogen.top, ic.total_nitrogen.bottom, ic.total_nitrogen.split, days)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    if spun.variable_names != case.physics.variable_names:
+        values = ObservationMap(case.observations.map, case.physics.variable_names, spun.variable_names)(values)
+    bad = [name for name, v in values.items() if not np.all(np.isfinite(v))]
+    if bad:
+        raise InputError(f"the spun-up initial state is not finite ({', '.join(bad)}); check "
+                         "initial_condition.total_nitrogen and the physics parameters")
+    return values
 
 
 def _initial_field(case, ic, grid: Grid, dtype, what: str, points: int) -> np.ndarray:

@@ -80,7 +80,7 @@ def make_rhs(model: FluxModel, closure: Closure) -> Callable:
             return jax.lax.optimization_barrier(model.tendency(u, t, physics))
         extra = closure.fluxes(u, closure_state, grid, t, physics) if closure.has_fluxes else None
         tendency = jax.lax.optimization_barrier(model.tendency(u, t, physics, extra_fluxes=extra))
-        return add_tendencies(tendency, closure.tendency(u, closure_state, grid, t, physics))
+        return add_tendencies(tendency, model.coupled(closure.tendency(u, closure_state, grid, t, physics), physics))
 
     return rhs
 

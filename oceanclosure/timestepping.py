@@ -18,6 +18,12 @@ with the rates of `models.base.FluxModel.rates` and `closures.base.Closure.rates
 Euler's limit is dt ≤ dx²/(2κ); the reactive rate is the magnitude of a real
 eigenvalue, e.g. k for a decay −k q, so Euler's limit is dt ≤ 2/k).
 ``time.cfl`` multiplies dt_max.
+
+A model whose fields must stay non-negative reports a ``positivity`` rate ρ: a
+forward-Euler step keeps them ≥ 0 when dt ρ ≤ 1. A strong-stability-preserving
+(SSP) stepper is a convex combination of Euler steps, so it keeps them ≥ 0 when
+dt ≤ C/ρ, C its SSP coefficient (1 for euler and ssprk3; rk4 is not SSP and is
+refused). dt_max is then the smaller of the two limits.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ class ButcherTableau:
     c: tuple[float, ...]
     real_extent: float
     imaginary_extent: float
+    #: The SSP coefficient C: dt <= C × (forward Euler's positivity limit); 0 if not SSP.
+    ssp_coefficient: float = 0.0
 
     def __post_init__(self):
         stages = len(self.b)
@@ -54,7 +62,8 @@ class ButcherTableau:
 
 
 STEPPERS = {
-    "euler": ButcherTableau("euler", a=((),), b=(1.0,), c=(0.0,), real_extent=2.0, imaginary_extent=0.0),
+    "euler": ButcherTableau("euler", a=((),), b=(1.0,), c=(0.0,), real_extent=2.0, imaginary_extent=0.0,
+                            ssp_coefficient=1.0),
     "ssprk3": ButcherTableau(
         "ssprk3",
         a=((), (1.0,), (0.25, 0.25)),
@@ -62,6 +71,7 @@ STEPPERS = {
         c=(0.0, 1.0, 0.5),
         real_extent=2.5127453266183286,
         imaginary_extent=math.sqrt(3.0),
+        ssp_coefficient=1.0,
     ),
     "rk4": ButcherTableau(
         "rk4",
@@ -101,16 +111,28 @@ def max_stable_dt(rates: Mapping[str, float], tableau: ButcherTableau, central_a
     advective = rates.get("advective", 0.0)
     if central_advection and advective > 0:
         advective = advective / tableau.imaginary_extent
-    unknown = sorted(set(rates) - {"advective", "diffusive", "dispersive", "reactive"})
+    unknown = sorted(set(rates) - {"advective", "diffusive", "dispersive", "reactive", "positivity"})
     if unknown:
-        raise ValueError(f"unknown stability rate(s) {unknown}: use advective, diffusive, dispersive, reactive")
+        raise ValueError(f"unknown stability rate(s) {unknown}: use advective, diffusive, dispersive, reactive, "
+                         "positivity")
     total = (
         advective
         + 2 * rates.get("diffusive", 0.0) / tableau.real_extent
         + (rates.get("reactive", 0.0) / tableau.real_extent if rates.get("reactive", 0.0) else 0.0)
         + (rates.get("dispersive", 0.0) / tableau.imaginary_extent if rates.get("dispersive", 0.0) else 0.0)
     )
-    return math.inf if total == 0 else 1.0 / total
+    limit = math.inf if total == 0 else 1.0 / total
+    return min(limit, positivity_dt(rates.get("positivity", 0.0), tableau))
+
+
+def positivity_dt(rate: float, tableau: ButcherTableau) -> float:
+    """The largest dt that keeps non-negative fields non-negative (module docstring)."""
+    if not rate:
+        return math.inf
+    if tableau.ssp_coefficient <= 0:
+        raise StabilityError(f"stepper '{tableau.name}' is not strong-stability preserving, so it cannot keep the "
+                             "fields non-negative at any dt; use stepper = 'ssprk3'")
+    return tableau.ssp_coefficient / rate
 
 
 def steps_between_outputs(interval: float, dt: float) -> tuple[int, float]:

@@ -169,6 +169,8 @@ def _inputs(case) -> dict:
         inputs.update({key: resolved[key] for key in ("grid", "boundary", "physics",
                                                       "initial_condition")})
         inputs["time"] = resolved["time"]
+    if case.observations.map:
+        inputs["observation_map"] = dict(case.observations.map)
     return inputs
 
 
@@ -502,8 +504,10 @@ def _fine(case, progress) -> tuple[np.ndarray, dict]:
         raise TruthError(f"the fine truth run has output times {ds.time.values[:3]}..., "
                          f"the case needs {times[:3]}...; this is a bug in oceanclosure")
     names = list(case.physics.variable_names)
-    coarse = coarse_grain(ds[names], case.truth.fine.refine)
-    values = {name: np.asarray(coarse[name].values, dtype=np.float64) for name in names}
+    stored = [name for name in fine.physics.variable_names if name in ds]
+    coarse = coarse_grain(ds[stored], case.truth.fine.refine) if case.truth.fine.refine > 1 else ds[stored]
+    values = observed(case, {name: np.asarray(coarse[name].values, dtype=np.float64) for name in stored},
+                      fine.physics.variable_names)
     for name, v in values.items():
         _check_finite(v, f"the fine truth run ({name})")
     details = {"truth_refine": case.truth.fine.refine, "truth_overrides": " ".join(overrides),
@@ -511,6 +515,18 @@ def _fine(case, progress) -> tuple[np.ndarray, dict]:
                "truth_fine_dt": float(ds.attrs["dt"]), "truth_fine_steps": int(ds.attrs["steps"]),
                "truth_fine_precision": ds.attrs["precision"]}
     return values, details
+
+
+def observed(case, fields: dict[str, np.ndarray], variables) -> dict[str, np.ndarray]:
+    """The truth model's ``fields`` as the case's model sees them (`observation_map`; identity by default)."""
+    from .observation_map import ObservationMap
+
+    if tuple(variables) == case.physics.variable_names and not case.observations.map:
+        return {name: fields[name] for name in case.physics.variable_names}
+    try:
+        return ObservationMap(case.observations.map, case.physics.variable_names, tuple(variables))(fields)
+    except ValueError as err:
+        raise TruthError(str(err)) from None
 
 
 def _from_file(case) -> tuple[dict, dict]:

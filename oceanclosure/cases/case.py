@@ -271,7 +271,9 @@ def _cross_problems(sections: dict, ctx: _Context) -> list[_Problem]:
         if sections.get("boundary") is not None:
             problems += check_boundary(sections["boundary"], variables, parameters, ctx)
         if sections.get("initial_condition") is not None:
-            problems += check_initial_condition(sections["initial_condition"], variables)
+            problems += check_initial_condition(sections["initial_condition"], variables,
+                                                column=hasattr(physics, "build"))
+    problems += _column_problems(sections)
     if truth is not None and truth.fine is not None:
         ic = sections.get("initial_condition")
         if ic is not None and ic.file is not None:
@@ -283,6 +285,31 @@ def _cross_problems(sections: dict, ctx: _Context) -> list[_Problem]:
             merged = merged_physics(physics.model_dump(mode="json"), truth.fine.physics)
             _, found = _validate_section("physics", merged, ctx)
             problems += [p._replace(loc=("truth", "fine") + p.loc) for p in found]
+    return problems
+
+
+def _column_problems(sections: dict) -> list[_Problem]:
+    """The observation map against both models' variables; the spin-up physics of a plankton column."""
+    from ..observation_map import ObservationMap
+    from .biogeochem import spin_up_physics, truth_physics
+
+    physics, truth = sections.get("physics"), sections.get("truth")
+    observations, ic = sections.get("observations"), sections.get("initial_condition")
+    if physics is None:
+        return []
+    problems = []
+    if observations is not None and observations.map:
+        source = truth_physics(physics, truth)
+        try:
+            ObservationMap(observations.map, physics.variable_names, source.variable_names)
+        except ValueError as err:
+            problems.append(_Problem(("observations", "map"), str(err).removeprefix("observations.map: ")))
+    if ic is not None and ic.spin_up is not None and ic.total_nitrogen is not None:
+        spun, found = spin_up_physics(physics, ic)
+        problems += found
+        if spun is not None and not hasattr(spun, "build"):
+            problems.append(_Problem(("initial_condition", "spin_up", "physics"), "the spin-up model must be a "
+                                     "plankton model (npzd_oa or npz_oa)"))
     return problems
 
 

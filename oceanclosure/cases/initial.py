@@ -20,6 +20,7 @@ from ..quadrature import SAMPLINGS
 from .base import (
     IC_SOURCES,
     Flag,
+    NonNegative,
     Text,
     _Context,
     _expression_problem,
@@ -34,7 +35,9 @@ from .family import FamilyConfig
 # [initial_condition], [truth]
 
 
-IC_KEYS = (*IC_SOURCES, "variable", "sampling")
+#: The keys of a plankton column's initial state (`TotalNitrogenConfig`, `SpinUpConfig`).
+COLUMN_KEYS = ("total_nitrogen", "spin_up")
+IC_KEYS = (*IC_SOURCES, "variable", "sampling", *COLUMN_KEYS)
 SAMPLED_SOURCES = ("expression", "truth", "family")
 """The sources that are functions of x (and y): they take ``sampling``."""
 
@@ -132,6 +135,29 @@ class FieldInitialCondition(_Model):
         return problems
 
 
+class TotalNitrogenConfig(_Model):
+    """``initial_condition.total_nitrogen``: T(z) linear from ``top`` (z = 0) to ``bottom`` (mmol N m⁻³),
+    split into the pools by ``split`` (default N 0.85, P = Z = D 0.05; `biogeochem.initial`)."""
+
+    top: NonNegative
+    bottom: NonNegative
+    split: dict[Text, NonNegative] = Field(default_factory=dict)
+
+    def _problems(self, ctx):
+        if self.split and abs(sum(self.split.values()) - 1.0) > 1e-9:
+            return [_Problem(("split",), f"the fractions must sum to 1, they sum to {sum(self.split.values()):g}",
+                             self.split)]
+        return []
+
+
+class SpinUpConfig(_Model):
+    """``initial_condition.spin_up``: days of reactions alone before t = 0, with ``physics`` overrides
+    (e.g. ``{ q = 1.0 }`` or ``{ model = "npzd_oa", q = 1.0 }``, the truth's), `biogeochem.initial`."""
+
+    days: NonNegative = 30.0
+    physics: dict[Text, Any] = Field(default_factory=dict)
+
+
 class InitialConditionConfig(FieldInitialCondition):
     """``[initial_condition]``: one field's source, or ``[initial_condition.<name>]`` per field.
 
@@ -140,6 +166,8 @@ class InitialConditionConfig(FieldInitialCondition):
     """
 
     fields: dict[Text, FieldInitialCondition] = Field(default_factory=dict)
+    total_nitrogen: Optional[TotalNitrogenConfig] = None
+    spin_up: Optional[SpinUpConfig] = None
     #: Keys that the case file does not write (the tables sit directly under [initial_condition]).
     flattened_keys: ClassVar[tuple[str, ...]] = ("fields",)
 
@@ -159,6 +187,8 @@ class InitialConditionConfig(FieldInitialCondition):
 
     @property
     def source(self) -> str:
+        if self.total_nitrogen is not None:
+            return "total_nitrogen"
         return "fields" if self.fields else super().source
 
     def for_field(self, name: str) -> FieldInitialCondition:
@@ -166,6 +196,12 @@ class InitialConditionConfig(FieldInitialCondition):
         return self.fields[name] if self.fields else self
 
     def _problems(self, ctx):
+        if self.total_nitrogen is not None:
+            others = [k for k in (*IC_SOURCES, "variable", "sampling") if getattr(self, k) not in (None, False)]
+            return [_Problem((k,), "cannot be combined with total_nitrogen (a plankton column's initial state)")
+                    for k in [*others, *self.fields]]
+        if self.spin_up is not None:
+            return [_Problem(("spin_up",), "only allowed together with total_nitrogen")]
         if not self.fields:
             return super()._problems(ctx)
         flat = [k for k in IC_KEYS if getattr(self, k) not in (None, False)]
@@ -184,8 +220,19 @@ def _field_defaults(name: str, table: Any, sampling: Any) -> Any:
     return table
 
 
-def check_initial_condition(ic: InitialConditionConfig, variables: tuple[str, ...]) -> list[_Problem]:
-    """The fields named match the model's variables (cross-section check)."""
+def check_initial_condition(ic: InitialConditionConfig, variables: tuple[str, ...],
+                            column: bool = False) -> list[_Problem]:
+    """The fields named match the model's variables (cross-section check); ``column``: a plankton model."""
+    if ic.total_nitrogen is not None:
+        if not column:
+            return [_Problem(("initial_condition", "total_nitrogen"), "only for the plankton models "
+                             "(physics.model = \"npzd_oa\" or \"npz_oa\"); give each field a table instead")]
+        unknown = [k for k in ic.total_nitrogen.split if k not in variables or k in ("DIC", "TA")]
+        return [_Problem(("initial_condition", "total_nitrogen", "split", k), "not a nitrogen pool of the model "
+                         f"({', '.join(v for v in variables if v not in ('DIC', 'TA'))})") for k in unknown]
+    if column and not ic.fields:
+        return [_Problem(("initial_condition",), "give total_nitrogen = { top = ..., bottom = ... } (the "
+                         "reference initial state) or a table [initial_condition.<name>] per field")]
     if not ic.fields:
         if len(variables) > 1:
             return [_Problem(("initial_condition",), "this model has the fields "

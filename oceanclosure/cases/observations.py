@@ -83,6 +83,8 @@ class ObservationsConfig(_Model):
     axis, or explicit indices), plus Gaussian noise of std ``noise`` (units of the
     variable) drawn with ``seed``; ``weights`` per variable in the loss. ``file``
     replaces the sampling (every, cells, noise) with a user observation netCDF.
+    ``map`` is the observation operator from a richer truth's variables
+    (`observation_map`), e.g. ``{ N = "N + D" }``.
     """
 
     every: Annotated[int, Strict(), Field(ge=1)] = 1
@@ -92,6 +94,7 @@ class ObservationsConfig(_Model):
     seed: Annotated[int, Strict()] = 0
     weights: dict[Text, NonNegative] = Field(default_factory=lambda: {"u": 1.0})
     file: Optional[Text] = None
+    map: dict[Text, Text] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod

@@ -153,6 +153,8 @@ class AdvectionDiffusionReactionPhysics(_Physics):
         return adr_problems(self, ctx)
 
 
+from .biogeochem import PLANKTON_MODELS  # noqa: E402 (it builds on _Physics above)
+
 PHYSICS_MODELS = (AdvectionDiffusionPhysics, AdvectionDiffusionReactionPhysics, BurgersPhysics,
-                  KdvBurgersPhysics)
+                  KdvBurgersPhysics, *PLANKTON_MODELS)
 PhysicsConfig = Annotated[Union[PHYSICS_MODELS], Field(discriminator="model")]

@@ -57,13 +57,16 @@ def merged_physics(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[
 class FineTruthConfig(_Model):
     """``truth.fine``: the case itself on a grid ``refine`` times finer, cell-averaged back.
 
+    ``refine = 1`` runs it on the case's own grid: a truth that differs only in its
+    physics (a missing process, ``physics = { q = 1.0 }``) or its model.
+
     ``scheme``, ``stepper``, ``cfl`` / ``dt`` and ``precision`` replace the case's for
     the fine run (if ``cfl`` and ``dt`` are both absent, the case's cfl is used, or
     cfl = 0.5 when the case fixes dt); ``physics`` overrides physics parameters and may
     name a richer ``model`` (validated against that model's fields).
     """
 
-    refine: Annotated[int, Strict(), Field(ge=2)] = 8
+    refine: Annotated[int, Strict(), Field(ge=1)] = 8
     scheme: Optional[Scheme] = None
     stepper: Optional[Literal[STEPPERS]] = None
     cfl: Optional[Annotated[Number, Field(gt=0, le=1)]] = None

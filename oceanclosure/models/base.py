@@ -62,7 +62,7 @@ class Variable:
 #: The one field of the single-field models.
 U = Variable("u", "1")
 
-RATE_KEYS = ("advective", "diffusive", "dispersive", "reactive")
+RATE_KEYS = ("advective", "diffusive", "dispersive", "reactive", "positivity")
 
 
 class FluxModel(abc.ABC):
@@ -162,6 +162,15 @@ class FluxModel(abc.ABC):
         """Non-conservative sources S_q at the cell centres (only the fields that have one)."""
         return {}
 
+    def coupled(self, tendencies, physics=None):
+        """A closure's tendencies with what they imply for other fields (default: as they are).
+
+        A model whose fields are tied by its equations (the carbonate budgets of
+        the plankton models follow the nitrogen pools) adds the tied tendencies here,
+        so that a closure's correction obeys the same budgets as the model's terms.
+        """
+        return tendencies
+
     def divergence(self, fluxes: Sequence) -> object:
         """−∇·F at the cell centres from face fluxes per dimension (faces on the last axis)."""
         total = None
@@ -190,7 +199,8 @@ class FluxModel(abc.ABC):
         ``diffusive`` (sum of 2 κ / dx², half the spectral radius of the central
         Laplacian), ``dispersive`` ((3√3/2) |b| / dx³, the spectral radius of the
         central u_xxx stencil, purely imaginary) and ``reactive`` (the largest
-        |∂S/∂q| of the sources, a real eigenvalue).
+        |∂S/∂q| of the sources, a real eigenvalue); a model whose fields must stay
+        non-negative adds ``positivity`` (forward Euler keeps them ≥ 0 for dt ≤ 1/rate).
         """
 
     def check_fields(self, fields: Mapping) -> dict:
