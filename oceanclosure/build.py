@@ -105,8 +105,8 @@ def build_model(case, grid: Grid | None = None, bc: FieldBoundaries | None = Non
     physics = case.physics
     if hasattr(physics, "build"):  # a physics table that builds its own model (the plankton columns)
         try:
-            return physics.build(grid, bc)
-        except ValueError as err:
+            return physics.build(grid, bc, case.directory)
+        except (ValueError, FileNotFoundError) as err:
             raise InputError(str(err)) from None
     cls = MODELS[physics.model]
     if physics.model == "advection_diffusion_reaction":

@@ -61,11 +61,30 @@ class MixingConfig(_Model):
         return MixingProfile(self.K_z0, self.K_zb, self.g, bottom, self.mixed_layer.table())
 
 
+class MixingFileConfig(_Model):
+    """``mixing = { file = "kz.nc", variable = "K_z" }``: K_z(z[, time]) read from a netCDF forcing file
+    (at the cell centres, interpolated to the faces and in time; `coefficients.FileCoefficient`)."""
+
+    file: Text
+    variable: Text = "K_z"
+
+    def coefficient(self, grid, directory):
+        from ..coefficients import coefficient_from_spec
+
+        return coefficient_from_spec({"file": self.file, "variable": self.variable}, dims=("z",),
+                                     what="physics.mixing", base_dir=directory, grid=grid)
+
+    def _problems(self, ctx):
+        from .closures import _file_problem
+
+        return _file_problem(self.file, "file", ctx)
+
+
 class _PlanktonPhysics(_Physics):
     """The keys the two plankton models share (module docstring)."""
 
     scheme: Scheme = "upwind"
-    mixing: Union[Literal["none"], MixingConfig] = Field(default_factory=MixingConfig)
+    mixing: Union[Literal["none"], MixingFileConfig, MixingConfig] = Field(default_factory=MixingConfig)
     velocity: dict[Text, Number] = Field(default_factory=dict)
     mortality_form: Text = "Z**2"
 
@@ -88,12 +107,16 @@ class _PlanktonPhysics(_Physics):
 
         return Plankton(self.detritus, self.mortality_form)
 
-    def build(self, grid, bc):
-        """The `biogeochem.model.PlanktonColumn` of this table on ``grid``."""
+    def build(self, grid, bc, directory=None):
+        """The `biogeochem.model.PlanktonColumn` of this table on ``grid`` (files relative to ``directory``)."""
         from ..biogeochem.model import PlanktonColumn
 
-        bottom = float(grid.domain[0][0]) if grid.ndim == 1 else None
-        mixing = 0.0 if self.mixing == "none" else self.mixing.coefficient(bottom)
+        if self.mixing == "none":
+            mixing = 0.0
+        elif isinstance(self.mixing, MixingFileConfig):
+            mixing = self.mixing.coefficient(grid, directory)
+        else:
+            mixing = self.mixing.coefficient(float(grid.domain[0][0]))
         return PlanktonColumn(grid, bc, self.scheme, reactions=self.reactions(), mixing=mixing,
                               velocity={k: (float(v),) for k, v in self.velocity.items()},
                               parameters=self.parameter_values())
