@@ -9,9 +9,9 @@ M(Z) of the extra zooplankton mortality q m_z M(Z).
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Optional, Union
+from typing import Annotated, ClassVar, Literal, Optional, Union
 
-from pydantic import Field, create_model
+from pydantic import Discriminator, Field, Tag, create_model
 
 from ..biogeochem.parameters import PARAMETERS, POSITIVE
 from ..biogeochem.reactions import variables_of
@@ -80,11 +80,24 @@ class MixingFileConfig(_Model):
         return _file_problem(self.file, "file", ctx)
 
 
+def _mixing_kind(value) -> str:
+    """Which form a ``mixing`` value takes: "none", a forcing ``file`` table, or the arctan profile.
+
+    The tags start with ``tag:``, which error locations leave out (`sections._walk`)."""
+    if isinstance(value, str):
+        return "tag:none"
+    if isinstance(value, dict) and "file" in value or isinstance(value, MixingFileConfig):
+        return "tag:file"
+    return "tag:arctan"
+
+
 class _PlanktonPhysics(_Physics):
     """The keys the two plankton models share (module docstring)."""
 
     scheme: Scheme = "upwind"
-    mixing: Union[Literal["none"], MixingFileConfig, MixingConfig] = Field(default_factory=MixingConfig)
+    mixing: Annotated[Union[Annotated[Literal["none"], Tag("tag:none")], Annotated[MixingFileConfig, Tag("tag:file")],
+                            Annotated[MixingConfig, Tag("tag:arctan")]],
+                      Discriminator(_mixing_kind)] = Field(default_factory=MixingConfig)
     velocity: dict[Text, Number] = Field(default_factory=dict)
     mortality_form: Text = "Z**2"
 

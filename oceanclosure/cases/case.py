@@ -298,10 +298,11 @@ def _column_problems(sections: dict) -> list[_Problem]:
     if physics is None:
         return []
     problems = []
-    if observations is not None and observations.map:
-        source = truth_physics(physics, truth)
+    source = truth_physics(physics, truth)
+    mapping = observations.map if observations is not None else {}
+    if mapping or source.variable_names != physics.variable_names:
         try:
-            ObservationMap(observations.map, physics.variable_names, source.variable_names)
+            ObservationMap(mapping, physics.variable_names, source.variable_names)
         except ValueError as err:
             problems.append(_Problem(("observations", "map"), str(err).removeprefix("observations.map: ")))
     if ic is not None and ic.spin_up is not None and ic.total_nitrogen is not None:

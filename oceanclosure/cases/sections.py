@@ -64,6 +64,8 @@ def _walk(annotation: Any, loc: tuple) -> tuple[tuple, list[type[BaseModel]], li
         if isinstance(part, int):
             shown.append(part)
             continue
+        if isinstance(part, str) and part.startswith("tag:"):  # a callable discriminator's tag
+            continue
         if keyed:  # a key of a {name: table} mapping: the tables' models are still inside
             shown.append(part)
             keyed = False
