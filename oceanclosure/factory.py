@@ -33,7 +33,8 @@ def _network(config, outputs=None):
     closure = NeuralClosure(
         config.inputs, hidden=config.hidden, activation=config.activation, output_scale=config.output_scale,
         scales=dict(config.scales), seed=config.seed, flux_form=config.flux_form, variables=config.variables,
-        parameters=config.parameters, accuracy=config.accuracy, outputs=outputs,
+        parameters=config.parameters, accuracy=config.accuracy, outputs=outputs or config.outputs,
+        constraints={k: dict(v) for k, v in config.constraints.items()},
         face_inputs=config.face_inputs, jump_width=config.jump_width, viscosity=config.viscosity,
         flux_scale=config.flux_scale, smooth_reference=config.smooth_reference, dx_power=config.dx_power,
         length_scale=config.length_scale, bound=config.bound, stability_rates=config.stability_rates,

@@ -78,11 +78,27 @@ def make_rhs(model: FluxModel, closure: Closure) -> Callable:
         # (without it, fusion with the closure changes rounding by an ulp).
         if closure.is_null:
             return jax.lax.optimization_barrier(model.tendency(u, t, physics))
-        extra = closure.fluxes(u, closure_state, grid, t, physics) if closure.has_fluxes else None
-        tendency = jax.lax.optimization_barrier(model.tendency(u, t, physics, extra_fluxes=extra))
-        return add_tendencies(tendency, model.coupled(closure.tendency(u, closure_state, grid, t, physics), physics))
+        seen = closure_view(model, u, t, physics)
+        extra = closure.fluxes(seen, closure_state, grid, t, physics) if closure.has_fluxes else None
+        tendency = jax.lax.optimization_barrier(model.tendency(u, t, physics, extra_fluxes=state_part(model, extra)))
+        added = state_part(model, closure.tendency(seen, closure_state, grid, t, physics))
+        return add_tendencies(tendency, model.coupled(added, physics))
 
     return rhs
+
+
+def closure_view(model: FluxModel, u, t, physics):
+    """What a closure sees: the state, plus the model's `closure_inputs` (PAR, …) when it has any."""
+    if not model.closure_input_names or not isinstance(u, Mapping):
+        return u
+    return {**u, **model.closure_inputs(u, t, physics)}
+
+
+def state_part(model: FluxModel, tendencies):
+    """A closure's output for the state's fields only (none for the model's closure inputs)."""
+    if not model.closure_input_names or not isinstance(tendencies, Mapping):
+        return tendencies
+    return {k: v for k, v in tendencies.items() if k not in model.closure_input_names}
 
 
 def make_step(model: FluxModel, closure: Closure, tableau: ButcherTableau) -> Callable:
@@ -110,7 +126,7 @@ def make_step(model: FluxModel, closure: Closure, tableau: ButcherTableau) -> Ca
         u, t = state.fields, state.t
         carried = state.closure_state
         if not closure.is_null:
-            carried = closure.observe(u, carried, grid, t, physics)
+            carried = closure.observe(closure_view(model, u, t, physics), carried, grid, t, physics)
         k0 = rhs(u, carried, t, physics, closure)
         if stages == 1:
             return SimState(tree_map(lambda q, k: (q + dt * tableau.b[0] * k).astype(q.dtype), u, k0), t + dt, carried)
@@ -214,14 +230,15 @@ class Simulation:
         """The state at ``t0`` from the fields ``u0`` (a mapping, or an array for a single-field model)."""
         fields = {k: jnp.asarray(v) for k, v in self.as_fields(u0).items()}
         physics = self.model.physics if physics is None else physics
-        closure_state = self.closure.init(self.grid, fields, t0, physics)
+        closure_state = self.closure.init(self.grid, closure_view(self.model, fields, t0, physics), t0, physics)
         return SimState(fields, jnp.asarray(t0, dtype=_float_dtype(fields)), closure_state)
 
     def stable_dt(self, u0, physics=None, times=(0.0,)) -> float:
         """The largest stable dt for this model, closure and stepper (cfl = 1)."""
         physics = self.model.physics if physics is None else physics
         fields = self.as_fields(u0)
-        rates = add_rates(self.model.rates(fields, physics, times), self.closure.rates(self.grid, physics, fields))
+        seen = closure_view(self.model, fields, float(np.asarray(times)[0]), physics)
+        rates = add_rates(self.model.rates(fields, physics, times), self.closure.rates(self.grid, physics, seen))
         limit = max_stable_dt(rates, self.tableau, central_advection=self.model.scheme.central)
         return min(limit, self.closure.max_dt(self.grid, physics))
 

@@ -168,3 +168,14 @@ checkpoint_every = 12
     truth = -0.02998
     assert abs(c - truth) < 0.5 * abs(truth)  # from 0, more than half way
     assert summary["terms"]["D"]["Z**2"] == pytest.approx(-c)
+
+
+def test_a_closure_reading_an_unknown_field_is_one_message(tmp_path):
+    text = CASE + """
+[[closure]]
+kind = "library"
+variables = ["N", "P", "Q"]
+terms = ["P"]
+"""
+    assert "closure[0].variables: ['Q'] are not fields of the model (it has N, P, Z, D, DIC, TA, PAR)" in _message(
+        tmp_path, text=text)

@@ -239,7 +239,7 @@ BAD = {
     "missing nu": (_drop("physics.nu"), "physics.nu: missing required key"),
     "unknown model": (
         _set("physics.model", "navier_stokes"),
-        "physics.model: unknown model (allowed: advection_diffusion, advection_diffusion_reaction, burgers, kdv_burgers) "
+        "physics.model: unknown model (allowed: advection_diffusion, advection_diffusion_reaction, burgers, kdv_burgers, npz_oa, npzd_oa) "
         "(got 'navier_stokes')"),
     "missing model": (_drop("physics.model"), "physics.model: missing required key"),
     "bad scheme": (_set("physics.scheme", "weno7"), "physics.scheme: expected one of 'upwind'"),

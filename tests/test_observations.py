@@ -136,7 +136,7 @@ BAD = {
     "weights negative": (_obs(weights={"u": -1.0}), "observations.weights.u: must be >= 0 (got -1.0)"),
     "weights all zero": (_obs(weights={"u": 0.0}), "observations.weights: give at least one weight > 0"),
     "file missing": (_obs(file="obs.nc"), "observations.file: file not found: "),
-    "unknown key": (_obs(stride=2), "observations.stride: unknown key (allowed: cells, every, file, noise, seed, weights)"),
+    "unknown key": (_obs(stride=2), "observations.stride: unknown key (allowed: cells, every, file, map, noise, seed, weights)"),
     "window 0": (_train(window=0), "training.window: must be >= 1 (got 0)"),
     "batch 0": (_train(batch=0), "training.batch: must be >= 1 (got 0)"),
     "steps float": (_train(steps=10.0), "training.steps: expected an integer (got 10.0)"),

@@ -93,7 +93,7 @@ BAD_TRUTH = {
                              "truth.parameters: only allowed together with analytic"),
     "variable without file": (_with(truth__variable="v"),
                               "truth.variable: only allowed together with file (got 'v')"),
-    "refine below 2": (_with(truth={"fine": {"refine": 1}}), "truth.fine.refine: must be >= 2 (got 1)"),
+    "refine below 1": (_with(truth={"fine": {"refine": 0}}), "truth.fine.refine: must be >= 1 (got 0)"),
     "refine not an int": (_with(truth={"fine": {"refine": 2.5}}),
                           "truth.fine.refine: expected an integer (got 2.5)"),
     "bad fine scheme": (_with(truth={"fine": {"scheme": "weno7"}}),

@@ -64,6 +64,16 @@ class PlanktonColumn(AdvectionDiffusionReaction):
         super().__init__(grid, bc, scheme, variables=variables(reactions), diffusivity=mixing,
                          velocity=velocity, reactions=reactions, parameters=parameters)
 
+    #: The light a closure may read (W m⁻²), besides the state.
+    closure_input_names = ("PAR",)
+
+    def closure_inputs(self, fields, t, physics=None) -> dict:
+        """``{"PAR": I(z, t)}`` at the cell centres (`reactions.Light`)."""
+        physics = self.physics if physics is None else physics
+        like = fields["N"]
+        z = jnp.asarray(self._centres["z"], like.dtype)
+        return {"PAR": jnp.broadcast_to(self.reactions.light.at(z, t, physics["k_W"]), jnp.shape(like)).astype(like.dtype)}
+
     @property
     def nitrogen(self) -> tuple[str, ...]:
         return self.reactions.nitrogen

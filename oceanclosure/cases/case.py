@@ -274,6 +274,7 @@ def _cross_problems(sections: dict, ctx: _Context) -> list[_Problem]:
             problems += check_initial_condition(sections["initial_condition"], variables,
                                                 column=hasattr(physics, "build"))
     problems += _column_problems(sections)
+    problems += _closure_variable_problems(sections)
     if truth is not None and truth.fine is not None:
         ic = sections.get("initial_condition")
         if ic is not None and ic.file is not None:
@@ -286,6 +287,35 @@ def _cross_problems(sections: dict, ctx: _Context) -> list[_Problem]:
             _, found = _validate_section("physics", merged, ctx)
             problems += [p._replace(loc=("truth", "fine") + p.loc) for p in found]
     return problems
+
+
+def _closure_variable_problems(sections: dict) -> list[_Problem]:
+    """Each closure reads fields the model has (its variables, or the model's closure inputs such as PAR)."""
+    physics, closures = sections.get("physics"), sections.get("closure") or ()
+    if physics is None:
+        return []
+    known = (*physics.variable_names, *getattr(physics, "closure_input_names", ()))
+    problems = []
+    for i, config in enumerate(closures):
+        for loc, names in _closure_reads(config):
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                problems.append(_Problem(("closure", i, *loc), f"{unknown} are not fields of the model "
+                                         f"(it has {', '.join(known)})"))
+    return problems
+
+
+def _closure_reads(config) -> list[tuple[tuple, tuple]]:
+    """``(location, names)`` of the fields a ``[[closure]]`` table reads."""
+    out = []
+    network = getattr(config, "network", None)
+    if network is not None:
+        out.append((("network", "variables"), tuple(network.variables)))
+    elif hasattr(config, "variables"):
+        out.append((("variables",), tuple(config.variables)))
+    if hasattr(config, "variable"):
+        out.append((("variable",), (config.variable,)))
+    return out
 
 
 def _column_problems(sections: dict) -> list[_Problem]:

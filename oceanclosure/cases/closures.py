@@ -88,7 +88,7 @@ class _LibraryTerms(_Model):
 #: out those at their default, so the specs of closures trained before them are unchanged.
 INVARIANCE_DEFAULTS = {"face_inputs": (), "jump_width": 1, "viscosity": "nu", "flux_scale": None,
                        "smooth_reference": False, "dx_power": 0.0, "length_scale": 1.0, "bound": None,
-                       "stability_rates": False, "gate": None}
+                       "stability_rates": False, "gate": None, "outputs": None, "constraints": {}}
 
 
 class NetworkConfig(_Model):
@@ -124,6 +124,8 @@ class NetworkConfig(_Model):
     bound: Optional[Positive] = None
     stability_rates: Flag = False
     gate: Optional[Literal[GATES]] = None
+    outputs: Optional[tuple[Text, ...]] = None
+    constraints: dict[Text, dict[Text, Number]] = Field(default_factory=dict)
 
     @model_serializer(mode="wrap")
     def _without_default_invariance_keys(self, handler):
@@ -148,6 +150,14 @@ class NetworkConfig(_Model):
         if self.smooth_reference and "jumps" not in self.face_inputs:
             problems.append(_Problem(("smooth_reference",), "needs \"jumps\" in face_inputs",
                                      list(self.face_inputs)))
+        outputs = self.outputs if self.outputs is not None else self.variables
+        for name, combination in self.constraints.items():
+            bad = [o for o in (name, *combination) if o not in outputs]
+            if bad or any(o in self.constraints for o in combination):
+                problems.append(_Problem(("constraints", name), f"a constraint ties an output to free outputs of "
+                                         f"the network ({list(outputs)}); got {bad or list(combination)}"))
+        if self.constraints and self.flux_form:
+            problems.append(_Problem(("constraints",), "not with flux_form = true (a flux form conserves already)"))
         if ("reynolds" in self.face_inputs or self.gate) and self.viscosity not in self.parameters:
             problems.append(_Problem(("viscosity",), "face input \"reynolds\" and gate read this parameter: list it in "
                                      f"parameters (got parameters {list(self.parameters)})", self.viscosity))
@@ -235,6 +245,9 @@ class TransferClosureConfig(_LibraryTerms):
         if self.outputs is not None:
             problems.append(_Problem(("outputs",), "not allowed: a transfer closure's outputs are its edges",
                                      list(self.outputs)))
+        if self.network is not None and (self.network.outputs is not None or self.network.constraints):
+            problems.append(_Problem(("network",), "outputs and constraints are not allowed here: a transfer "
+                                     "closure's outputs are its edges, and it conserves by construction"))
         tracers = {t for e in self.edges for t in e}
         variables = set(self.network.variables if self.network is not None else self.variables)
         problems += [_Problem(("edges",), f"{t!r} is not one of the closure's variables {sorted(variables)}")

@@ -74,7 +74,7 @@ from flax import nnx
 from ..fluxes import divergence
 from ..stencils import LETTERS, feature_half_width, feature_names, features
 from .base import Closure, as_fields, like_state
-from .library import MAX_DERIVATIVE
+from .library import MAX_DERIVATIVE, _check_constraints
 
 ACTIVATIONS: dict[str, Callable] = {
     "swish": jax.nn.silu,
@@ -112,6 +112,9 @@ class NeuralClosure(Closure):
       rngs, seed: initialisation randomness (``rngs`` wins; else ``nnx.Rngs(seed)``).
       flux_form: output face fluxes whose divergence is the tendency (1D only).
       variables: state variable names (the features read them).
+      constraints: ``{output: {other_output: weight}}``: a constrained output is that
+        combination of the free ones (the network has one output per free output),
+        e.g. ``{"N": {"P": -1, "Z": -1}}`` conserves N + P + Z (pointwise form only).
       outputs: names of the network's outputs (default: one per variable, as a
         tendency of that variable; a transfer closure names its edges here).
       parameters: physical parameter names the inputs may use (``nu``, …).
@@ -138,14 +141,22 @@ class NeuralClosure(Closure):
                  outputs: Sequence[str] | None = None, face_inputs: Sequence[str] = (), jump_width: int = 1,
                  viscosity: str = "nu", flux_scale: str | None = None, smooth_reference: bool = False,
                  dx_power: float = 0.0, length_scale: float = 1.0, bound: float | None = None,
-                 stability_rates: bool = False, gate: str | None = None):
+                 stability_rates: bool = False, gate: str | None = None,
+                 constraints: Mapping[str, Mapping[str, float]] | None = None):
         self.variables = tuple(variables)
         self.outputs = tuple(outputs) if outputs is not None else self.variables
         if not self.outputs or len(set(self.outputs)) != len(self.outputs):
             raise ValueError(f"NeuralClosure: outputs must be distinct and at least one, got {list(self.outputs)}")
-        if (flux_form or output_scale == ABS_STATE) and self.outputs != self.variables:
-            raise ValueError("NeuralClosure: flux_form and output_scale='abs_u' need one output per variable "
+        self.constraints = _check_constraints(constraints or {}, self.outputs)
+        self.free_outputs = tuple(o for o in self.outputs if o not in self.constraints)
+        if self.constraints and flux_form:
+            raise ValueError("NeuralClosure: constraints are for pointwise networks (a flux form conserves already)")
+        if flux_form and self.outputs != self.variables:
+            raise ValueError("NeuralClosure: flux_form needs one output per variable "
                              f"(outputs {list(self.outputs)}, variables {list(self.variables)})")
+        if output_scale == ABS_STATE and not set(self.outputs) <= set(self.variables):
+            raise ValueError("NeuralClosure: output_scale='abs_u' scales each output by its own variable, so the "
+                             f"outputs {list(self.outputs)} must be variables ({list(self.variables)})")
         self.parameters = tuple(parameters)
         self.face_inputs = _check_face_inputs(face_inputs, flux_form)
         self.inputs = _check_inputs(inputs, self.variables, self.parameters, allow_empty=bool(self.face_inputs))
@@ -166,7 +177,7 @@ class NeuralClosure(Closure):
         self.gate = _check_face_option("gate", gate, GATES, self.flux_form)
         rngs = rngs if rngs is not None else nnx.Rngs(seed)
         dtype = param_dtype or jnp.asarray(0.0).dtype
-        self.layers = _build_layers(self.n_inputs, self.hidden, len(self.outputs), rngs, dtype)
+        self.layers = _build_layers(self.n_inputs, self.hidden, len(self.free_outputs), rngs, dtype)
         self.stencil_width = self._stencil_width()
         if _check_choice("init_last_layer", init_last_layer, ("default", "zeros")) == "zeros":
             self.zero_last_layer()
@@ -301,12 +312,15 @@ class NeuralClosure(Closure):
         if self.bound is not None:
             out = self.bound * jnp.tanh(out)
         out = out * self._dx_factor(grid)
-        if self.output_scale == ABS_STATE:
-            out = out * jnp.stack([jnp.reshape(jnp.abs(fields[v]), (-1,)) for v in self.variables])
+        if self.output_scale == ABS_STATE:  # each free output times |its variable|, before the constraints
+            out = out * jnp.stack([jnp.reshape(jnp.abs(fields[v]), (-1,)) for v in self.free_outputs])
         elif self.output_scale is not None:
             value = features(fields, grid, (self.output_scale,), physics, self.accuracy)[self.output_scale]
             out = out * jnp.reshape(value, (1, -1))
-        return {v: jnp.reshape(out[k], shape) for k, v in enumerate(self.outputs)}
+        result = {v: jnp.reshape(out[k], shape) for k, v in enumerate(self.free_outputs)}
+        for name, combination in self.constraints.items():
+            result[name] = sum(weight * result[other] for other, weight in combination.items())
+        return {v: result[v] for v in self.outputs}
 
     def __call__(self, u, state, grid, t, physics):
         fields = as_fields(u, self.variables)
@@ -333,7 +347,13 @@ class NeuralClosure(Closure):
 
     @property
     def conserves(self) -> dict[str, float] | None:
-        return {v: 1.0 for v in self.variables} if self.flux_form else None
+        """Flux form: every variable's total. One constraint S_n = Σ w_k S_k: S_n − Σ w_k S_k = 0."""
+        if self.flux_form:
+            return {v: 1.0 for v in self.variables}
+        if len(self.constraints) == 1:
+            (name, combination), = self.constraints.items()
+            return {name: 1.0, **{k: -w for k, w in combination.items()}}
+        return None
 
     def face_fluxes(self, q, s, grid, fields=None, physics=None):
         """Fluxes at the n + 1 faces, ``(n + 1, n_variables)``, from the cell stack ``q``.

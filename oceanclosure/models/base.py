@@ -162,6 +162,17 @@ class FluxModel(abc.ABC):
         """Non-conservative sources S_q at the cell centres (only the fields that have one)."""
         return {}
 
+    #: Names of the fields a closure may read besides the state (`closure_inputs`).
+    closure_input_names: tuple[str, ...] = ()
+
+    def closure_inputs(self, fields: Mapping, t, physics=None) -> dict:
+        """Fields a closure may read besides the state, e.g. the light PAR(z, t) of the plankton models.
+
+        They are added to the mapping the closure sees (``{**state, **inputs}``); a
+        closure's tendencies for them are dropped. Default: none.
+        """
+        return {}
+
     def coupled(self, tendencies, physics=None):
         """A closure's tendencies with what they imply for other fields (default: as they are).
 

@@ -81,6 +81,8 @@ def rollout(problem: Problem, closure, start, window: int):
     past = {name: jax.lax.dynamic_slice_in_dim(values, start - h, h + 1) for name, values in problem.truth.items()}
     past_times = jax.lax.dynamic_slice_in_dim(problem.times, start - h, h + 1)
     current = {k: v[-1] for k, v in past.items()}
+    if sim.model.closure_input_names:  # the closure's memory is of what it sees (the state and, e.g., PAR)
+        past = {**past, **jax.vmap(lambda f, t: sim.model.closure_inputs(f, t, physics))(past, past_times)}
     state = SimState(current, past_times[-1], closure.state_from_history(sim.grid, past_times, past, physics))
     ends = jax.lax.dynamic_slice_in_dim(problem.times, start + 1, window)
 

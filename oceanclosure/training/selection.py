@@ -281,7 +281,8 @@ def refit(misfits: Misfits, theta: np.ndarray, active: np.ndarray, iterations: i
 
     Minimises ‖r(θ)‖² with steps (JᵀJ + λ diag JᵀJ) δ = −Jᵀr over the active
     columns, λ shrunk after a success and grown after a failure; stops when
-    the relative decrease falls below 1e-10 or λ runs away.
+    the relative decrease falls below 1e-10 or λ runs away, or where the misfits
+    or their Jacobian are not finite (θ is then the last finite point).
     """
     bags = bags or misfits._no_bags()
     theta = np.where(active, theta, 0.0)
@@ -290,7 +291,11 @@ def refit(misfits: Misfits, theta: np.ndarray, active: np.ndarray, iterations: i
     if not active.any():
         return theta, cost
     for _ in range(iterations):
+        if not np.isfinite(cost):  # a rollout that blows up at θ: no direction to follow
+            break
         jac = np.asarray(misfits.jacobian(jnp.asarray(theta), bags), dtype=np.float64)[:, active]
+        if not np.all(np.isfinite(jac)):  # the linearisation blows up (a window near instability): stop here
+            break
         normal, gradient = jac.T @ jac, jac.T @ r
         improved = False
         while lam < 1e10:
