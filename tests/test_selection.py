@@ -49,6 +49,19 @@ def test_criteria_match_their_formulas():
     assert criterion("bic", 1e-4, 100.0, 3) == pytest.approx(100 * math.log(1e-4) + 3 * math.log(100))
 
 
+def test_fits_below_round_off_tie_and_the_fewest_terms_win():
+    """Two exact fits (MSE 1e-21 and 3e-20, both far below float32 round-off) are equally good: the
+    criterion then prefers the smaller model, where the raw MSEs would have bought three terms."""
+    from oceanclosure.training.selection import MSE_FLOOR
+
+    assert MSE_FLOOR == pytest.approx(np.finfo(np.float32).eps ** 2)
+    one, four = criterion("bic", 3e-20, 12.0, 1), criterion("bic", 1e-21, 12.0, 4)
+    assert one < four
+    assert 12 * math.log(3e-20) + math.log(12) > 12 * math.log(1e-21) + 4 * math.log(12)  # unfloored: four wins
+    # above the floor nothing changes
+    assert criterion("bic", 1e-6, 12.0, 2) == pytest.approx(12 * math.log(1e-6) + 2 * math.log(12))
+
+
 def test_contributions_do_not_depend_on_units():
     """r = |c| RMS(T)/RMS(u_t) is dimensionless: scaling u by 1000 (other units) leaves it unchanged."""
     closure = LibraryClosure(["u_xx", "u_x"], trainable=True)
@@ -221,3 +234,44 @@ def test_selection_times_too_short_for_a_window_are_refused(tmp_path):
     (tmp_path / "case.toml").write_text(DIFFUSION_CASE.replace("[training]", "[training]\nselection_times = [1.4, 1.5]"))
     with pytest.raises(SetupError, match="selection_times .* holds no window"):
         build_problems(oceanclosure.load_case(tmp_path), LibraryClosure(["u_xx"], trainable=True))
+
+
+def test_the_refit_stops_at_a_non_finite_jacobian_and_keeps_the_last_finite_point():
+    """A path point whose linearisation blows up ends the refit where it stands (no bare SVD error)."""
+    from oceanclosure.training.selection import refit
+
+    class Broken:
+        calls = 0
+
+        def _no_bags(self):
+            return [None]
+
+        def vector(self, theta, bags):
+            return np.asarray(theta) - 1.0
+
+        def jacobian(self, theta, bags):
+            self.calls += 1
+            return np.full((2, 2), np.nan)
+
+    misfits = Broken()
+    theta, cost = refit(misfits, np.array([0.5, 0.25]), np.array([True, True]), iterations=5)
+    np.testing.assert_array_equal(theta, [0.5, 0.25])
+    assert cost == pytest.approx(0.25 + 0.5625) and misfits.calls == 1
+
+
+def test_the_refit_still_converges_on_a_finite_problem():
+    from oceanclosure.training.selection import refit
+
+    class Linear:
+        def _no_bags(self):
+            return [None]
+
+        def vector(self, theta, bags):
+            return np.asarray(theta) - np.array([1.0, -2.0])
+
+        def jacobian(self, theta, bags):
+            return np.eye(2)
+
+    theta, cost = refit(Linear(), np.array([0.0, 0.0]), np.array([True, True]), iterations=20)
+    np.testing.assert_allclose(theta, [1.0, -2.0], atol=1e-6)
+    assert cost < 1e-10

@@ -346,10 +346,17 @@ def _lag_one(field: np.ndarray, axis: int) -> float:
     return min(max(num / den, 0.0), 0.999) if den > 0 else 0.0
 
 
+#: The smallest MSE the criteria tell apart: misfits are relative to each field's RMS, and
+#: below (float32 machine epsilon)² ≈ 1.4e-14 two fits differ by round-off, not by how well
+#: they explain the data. Every model fitting that closely is exact, and the criterion then
+#: prefers the fewest terms (a noise-free truth that a library term reproduces exactly).
+MSE_FLOOR = float(np.finfo(np.float32).eps) ** 2
+
+
 def criterion(kind: str, mse: float, n_eff: float, terms: int) -> float:
-    """AIC = n_eff log MSE + 2p, BIC = n_eff log MSE + p log n_eff."""
+    """AIC = n_eff log MSE + 2p, BIC = n_eff log MSE + p log n_eff, with MSE floored at `MSE_FLOOR`."""
     penalty = 2.0 if kind == "aic" else math.log(max(n_eff, 1.0))
-    return n_eff * math.log(max(mse, 1e-300)) + penalty * terms
+    return n_eff * math.log(max(mse, MSE_FLOOR)) + penalty * terms
 
 
 # --- the path --------------------------------------------------------------------------------
