@@ -3,7 +3,8 @@
 For `cases/npzd_oa_quadratic_mortality` (2a) and `cases/npz_oa_missing_detritus` (2b), at
 the cases' nz = 20 (float64, SSP-RK3 at the positivity-bounded dt ≈ 0.0089 d, 40 320 steps):
 
-1. the 360-day run of the low-fidelity model (no closure), after compilation: the baseline;
+1. the 360-day run of the low-fidelity model (no closure), after compilation, as one jitted
+   scan (no output in between): the baseline;
 2. the same run with the shipped trained closure, after compilation, and its ratio to (1);
 3. (unless --skip-train) the case trained from scratch with `oceanclosure train`'s code path
    in a temporary copy, wall time included compilation and the truth generation, and the ratio
@@ -33,10 +34,11 @@ def run_seconds(case, closure, repeats: int) -> tuple[float, int]:
     import jax
     import numpy as np
 
-    from oceanclosure.build import build_simulation, initial_fields
+    from oceanclosure.build import build_simulation, dtype_for, initial_fields
 
+    dtype = dtype_for(case.grid.precision)  # float64 for these cases (switches JAX's x64 on)
     sim = build_simulation(case, closure)
-    fields = initial_fields(case, sim.grid, np.float64)
+    fields = initial_fields(case, sim.grid, dtype)
     state = sim.initial_state(fields)
     dt = sim.choose_dt(fields, times=np.linspace(case.time.start, case.time.stop, 64))
     steps = int(np.ceil((case.time.stop - case.time.start) / dt))

@@ -250,9 +250,11 @@ class Simulation:
                 raise StabilityError("no process limits dt (everything is zero); give dt explicitly")
             return self.cfl * limit
         if self.dt > limit * (1 + 1e-12):
+            keeps = (" (with the bound that keeps this model's fields non-negative)"
+                     if hasattr(self.model, "positivity_rate") else "")
             raise StabilityError(
                 f"dt = {self.dt:g} exceeds the stability limit {limit:g} of stepper "
-                f"'{self.tableau.name}'; use dt <= {limit:g}, or give cfl instead of dt"
+                f"'{self.tableau.name}'{keeps}; use dt <= {limit:g}, or give cfl instead of dt"
             )
         return self.dt
 
