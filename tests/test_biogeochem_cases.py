@@ -58,6 +58,7 @@ def _message(tmp_path, overrides=(), text=CASE) -> str:
 BAD = {
     "a negative parameter": (["physics.m_p=-0.08"], "physics.m_p: must be >= 0 (got -0.08)"),
     "a zero mu_max": (["physics.mu_max=0.0"], "physics.mu_max: must be > 0"),
+    "a zero K_P": (["physics.K_P=0.0"], "physics.K_P: must be > 0"),
     "an unknown parameter": (["physics.mu=2.0"], "physics.mu"),
     "a missing forcing file": (['physics.mixing={file="kz.nc"}'], "physics.mixing.file: file not found"),
     "a mixed-layer table out of order": (

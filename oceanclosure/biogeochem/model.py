@@ -114,7 +114,7 @@ class PlanktonColumn(AdvectionDiffusionReaction):
     def _worst_losses(self, total: float, p: Mapping[str, float]) -> dict[str, float]:
         f_t = float(np.exp(-p["a"] * abs(p["T"] - p["T_opt"])))
         out = {
-            "P": p["g_max"] * f_t * total / (2.0 * p["K_P"]) + f_t * p["m_p"] if p["K_P"] > 0 else np.inf,
+            "P": p["g_max"] * f_t * total / (2.0 * p["K_P"]) + f_t * p["m_p"],  # K_P > 0 (the case refuses 0)
             "Z": f_t * p["m_z"] + self._worst_mortality(total, p),
         }
         if p["K_N"] > 0:

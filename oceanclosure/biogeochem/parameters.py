@@ -49,7 +49,7 @@ PARAMETERS: tuple[Parameter, ...] = (
 DEFAULTS: dict[str, float] = {p.name: p.default for p in PARAMETERS}
 NAMES: tuple[str, ...] = tuple(DEFAULTS)
 #: Parameters that must be > 0 (they divide, or a zero makes the model degenerate).
-POSITIVE = ("mu_max", "rho")
+POSITIVE = ("mu_max", "K_P", "rho")
 #: Every parameter is >= 0 (a rate, a fraction, a ratio, a temperature in degC here).
 NONNEGATIVE = NAMES
 
