@@ -119,7 +119,8 @@ def hovmoller_png(ds: xr.Dataset, path, variables: Sequence[str] | None = None, 
     """Space-time panels of 1D fields (x against t, or t against z), or final-time maps in 2D, to PNG.
 
     One row per field, holding the field and its ``_truth`` and ``_baseline`` when the
-    file has them, on one colour scale per row (fields have their own units).
+    file has them, on one colour scale per row (fields have their own units), and for a
+    1-D field with a truth its error (field − truth) on its own diverging scale.
     ``variables`` picks the fields (default: every field of the run).
     """
     import matplotlib
@@ -128,7 +129,7 @@ def hovmoller_png(ds: xr.Dataset, path, variables: Sequence[str] | None = None, 
     import matplotlib.pyplot as plt
 
     rows = [[v for v in (f, f + "_truth", f + "_baseline") if v in ds] for f in (variables or field_names(ds))]
-    rows = [r for r in rows if r]
+    rows = [r + ([ERROR_PANEL] if _has_error_panel(ds, r) else []) for r in rows if r]
     if not rows:
         raise ValueError(f"nothing to plot: no fields among {list(ds.data_vars)}")
     width = max(len(r) for r in rows)
@@ -148,8 +149,29 @@ def hovmoller_png(ds: xr.Dataset, path, variables: Sequence[str] | None = None, 
         plt.close(fig)
 
 
+#: The last panel of a 1-D field's row that has a truth: field − truth, on its own diverging scale.
+ERROR_PANEL = "error"
+
+
+def _has_error_panel(ds: xr.Dataset, names: Sequence[str]) -> bool:
+    return len(names) > 1 and names[1] == names[0] + "_truth" and "y" not in ds[names[0]].dims
+
+
+def _plot_error(ds: xr.Dataset, fig, ax, name: str) -> None:
+    """``name − name_truth`` against time and space, symmetric colour scale, its own colour bar."""
+    error = ds[name] - ds[name + "_truth"]
+    bound = float(abs(error).max()) or 1.0
+    x, y = ("time", "z") if "z" in error.dims else ("x", "time")
+    image = error.plot.pcolormesh(ax=ax, x=x, y=y, vmin=-bound, vmax=bound, cmap="RdBu_r", add_colorbar=False)
+    ax.set_title(f"{name} − {name}_truth")
+    fig.colorbar(image, ax=ax, shrink=0.9)
+
+
 def _plot_row(ds: xr.Dataset, fig, axes_row, names: Sequence[str]) -> None:
-    """One field's panels on a shared colour scale; unused axes are hidden."""
+    """One field's panels on a shared colour scale (the error panel on its own); unused axes are hidden."""
+    if names and names[-1] == ERROR_PANEL:
+        _plot_error(ds, fig, axes_row[len(names) - 1], names[0])
+        names = names[:-1]
     shown = {v: ds[v].isel(time=-1) if "y" in ds[v].dims else ds[v] for v in names}  # 2D: final maps
     vmin = min(float(da.min()) for da in shown.values())
     vmax = max(float(da.max()) for da in shown.values())
@@ -164,7 +186,7 @@ def _plot_row(ds: xr.Dataset, fig, axes_row, names: Sequence[str]) -> None:
         else:
             image = da.plot.pcolormesh(ax=ax, x="x", y="time", vmin=vmin, vmax=vmax, add_colorbar=False)
             ax.set_title(name)
-    for ax in axes_row[len(names):]:
+    for ax in axes_row[len(names) + (1 if _has_error_panel(ds, names) else 0):]:
         ax.set_visible(False)
     units = ds[names[0]].attrs.get("units")
     bar = fig.colorbar(image, ax=list(axes_row[: len(names)]), shrink=0.9)

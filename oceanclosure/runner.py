@@ -188,7 +188,8 @@ def run_to_file(case, path, closure=None, progress=None, baseline: bool = False,
     try:
         variables = {name: about for name, (_, about) in _field_specs(case, setup).items()}
         count = len(output_times(case.time.start, case.time.stop, case.time.output_interval))
-        with RunFileWriter(path, setup.sim.grid, variables, overwrite=overwrite, expected_times=count) as out:
+        with RunFileWriter(path, setup.sim.grid, variables, overwrite=overwrite, expected_times=count,
+                           time_units=case.physics.time_units) as out:
             _stream_run(case, setup, out, progress)
             if baseline and not setup.sim.closure.is_null:
                 _stream_baseline(case, out, setup.sim.model.variables)
@@ -300,7 +301,8 @@ def _field_specs(case, setup: _Setup, trajectory: Trajectory | None = None) -> d
 
 def _dataset(case, setup: _Setup, trajectory: Trajectory, wall_seconds: float) -> xr.Dataset:
     fields = _field_specs(case, setup, trajectory)
-    return make_dataset(setup.sim.grid, trajectory.times, fields, _run_attrs(case, setup, trajectory, wall_seconds))
+    return make_dataset(setup.sim.grid, trajectory.times, fields, _run_attrs(case, setup, trajectory, wall_seconds),
+                        time_units=case.physics.time_units)
 
 
 def _run_attrs(case, setup: _Setup, trajectory: Trajectory, wall_seconds: float) -> dict[str, object]:

@@ -434,7 +434,7 @@ def _dataset(case, values: dict[str, np.ndarray], details: dict) -> xr.Dataset:
     prefix = (lambda name: "") if list(values) == ["u"] else (lambda name: f"{name}: ")
     fields = {name: (v, {**_units(case, name), "long_name": f"{prefix(name)}truth ({source})"})
               for name, v in values.items()}
-    return make_dataset(grid, case_times(case), fields, attrs)
+    return make_dataset(grid, case_times(case), fields, attrs, time_units=case.physics.time_units)
 
 
 def _units(case, name: str) -> dict[str, str]:

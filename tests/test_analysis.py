@@ -51,3 +51,16 @@ def test_open_run_errors_are_clear(tmp_path):
     (tmp_path / "junk.nc").write_bytes(b"junk")
     with pytest.raises(ValueError, match="not a readable netCDF"):
         analysis.open_run(tmp_path / "junk.nc")
+
+
+def test_a_column_plot_has_an_error_panel(tmp_path):
+    """Depth-time sections of a z column: field, truth and the error field − truth on its own scale."""
+    grid = Grid.uniform(10, [-100.0, 0.0], dims=("z",))
+    times = np.linspace(0.0, 5.0, 6)
+    truth = np.stack([np.cos(grid.centers() / 30.0 + t) for t in times])
+    ds = io.make_dataset(grid, times, {"N": (truth + 0.1, "state")}, time_units="days")
+    ds["N_truth"] = ds["N"] - 0.1
+    assert analysis._has_error_panel(ds, ["N", "N_truth"]) and not analysis._has_error_panel(ds, ["N"])
+    assert ds.time.attrs["units"] == "days"
+    png = analysis.hovmoller_png(ds, tmp_path / "column.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

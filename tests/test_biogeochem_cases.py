@@ -129,6 +129,7 @@ def test_the_lumped_truth_and_initial_state_are_n_plus_d(tmp_path):
     np.testing.assert_allclose(start["P"], full_start["P"], rtol=1e-14)
     truth = generate_truth(case)
     assert set(truth.data_vars) == {"N", "P", "Z", "DIC", "TA"}
+    assert truth.time.attrs["units"] == "days"
     ds = oceanclosure.run(full, truth=False)
     np.testing.assert_allclose(truth["N"].values, (ds["N"] + ds["D"]).values, rtol=1e-12)
     assert truth.attrs["truth_key"] != generate_truth(case.with_overrides(['observations.map={}'])).attrs["truth_key"]

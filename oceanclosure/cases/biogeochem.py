@@ -103,6 +103,8 @@ class _PlanktonPhysics(_Physics):
 
     #: NPZD-OA (True) or NPZ-OA (False); a class attribute, not a key.
     detritus: ClassVar[bool] = True
+    #: Time is in days (rates are per day).
+    time_units: ClassVar[str] = "days"
     #: Fields a closure may read besides the state (`biogeochem.model.PlanktonColumn.closure_inputs`).
     closure_input_names: ClassVar[tuple[str, ...]] = ("PAR",)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import (
     Annotated,
     Any,
+    ClassVar,
     Literal,
     Optional,
     Union,
@@ -46,6 +47,9 @@ class _Physics(_Model):
     def variable_names(self) -> tuple[str, ...]:
         """The model's fields (one, ``u``, for the single-field models)."""
         return ("u",)
+
+    #: The units of the model's time (CF ``units`` of the run file's time coordinate).
+    time_units: ClassVar[str] = "1"
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
