@@ -1,7 +1,7 @@
 """Biogeochemistry: the wall time of a 360-day column run, and the time to train each case.
 
 For `cases/npzd_oa_quadratic_mortality` (2a) and `cases/npz_oa_missing_detritus` (2b), at
-the cases' nz = 20 (float64, SSP-RK3 at the positivity-bounded dt ≈ 0.0089 d, 40 320 steps):
+the cases' nz = 20 (float64, SSP-RK3 at the positivity-bounded dt ≈ 0.0090 d, 40 179 steps in one scan):
 
 1. the 360-day run of the low-fidelity model (no closure), after compilation, as one jitted
    scan (no output in between): the baseline;

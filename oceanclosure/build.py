@@ -183,9 +183,11 @@ def column_initial_fields(case, grid: Grid) -> dict[str, np.ndarray]:
     if spun.variable_names != case.physics.variable_names:
         values = ObservationMap(case.observations.map, case.physics.variable_names, spun.variable_names)(values)
     bad = [name for name, v in values.items() if not np.all(np.isfinite(v))]
-    if bad:
-        raise InputError(f"the spun-up initial state is not finite ({', '.join(bad)}); check "
-                         "initial_condition.total_nitrogen and the physics parameters")
+    negative = [name for name in spun.reactions().nitrogen if name in values
+                and np.min(values[name]) < -1e-9 * max(1.0, float(np.max(np.abs(values[name]))))]
+    if bad or negative:
+        raise InputError(f"the spun-up initial state is not finite or not >= 0 ({', '.join(bad + negative)}); "
+                         "check initial_condition.total_nitrogen, spin_up and the physics parameters")
     return values
 
 

@@ -109,6 +109,12 @@ def test_the_closure_moves_dic_and_ta_by_the_carbonate_budget():
     z2 = np.asarray(fields["Z"]) ** 2
     np.testing.assert_allclose(coupled["DIC"] - raw["DIC"], -(5.625 * -0.03 + 7.5 * 0.03) * z2, rtol=1e-12)
     np.testing.assert_allclose(coupled["TA"], raw["TA"], atol=0)
+    # a closure on Z and N (2b's mirror) moves TA by -c_N / rho and DIC by -C_Z c_Z
+    to_n = LibraryClosure(["Z**2"], variables=["N", "P", "Z", "D", "DIC", "TA"], outputs=["Z", "N"],
+                          coefficients=[[-0.03]], constraints={"N": {"Z": -1.0}})
+    coupled = model.coupled(to_n.tendency(fields, (), model.grid, 0.0, model.physics))
+    np.testing.assert_allclose(coupled["TA"], -(0.03 * z2) / 1028.13, rtol=1e-12)
+    np.testing.assert_allclose(coupled["DIC"], -5.625 * (-0.03 * z2), rtol=1e-12)
 
 
 def test_a_zero_state_stays_zero():

@@ -59,6 +59,10 @@ BAD = {
     "a negative parameter": (["physics.m_p=-0.08"], "physics.m_p: must be >= 0 (got -0.08)"),
     "a zero mu_max": (["physics.mu_max=0.0"], "physics.mu_max: must be > 0"),
     "a zero K_P": (["physics.K_P=0.0"], "physics.K_P: must be > 0"),
+    "a zero K_N": (["physics.K_N=0.0"], "physics.K_N: must be > 0"),
+    "gamma + lambda above one": (["physics.gamma=0.8"], "gamma + lambda must be <= 1"),
+    "a spin-up physics key error": (["initial_condition.spin_up.physics={foo=1.0}"],
+                                    "initial_condition.spin_up.physics.foo: unknown key"),
     "an unknown parameter": (["physics.mu=2.0"], "physics.mu"),
     "a missing forcing file": (['physics.mixing={file="kz.nc"}'], "physics.mixing.file: file not found"),
     "a mixed-layer table out of order": (
@@ -82,6 +86,14 @@ BAD = {
 def test_bad_input_is_one_clear_message(tmp_path, name):
     overrides, expected = BAD[name]
     assert expected in _message(tmp_path, overrides)
+
+
+def test_a_column_must_reach_the_surface(tmp_path):
+    from oceanclosure.build import InputError, build_model
+
+    case = _load(tmp_path, ["grid.domain=[-200.0, -100.0]"])
+    with pytest.raises(InputError, match="top is the sea surface, z = 0"):
+        build_model(case)
 
 
 def test_total_nitrogen_is_for_plankton_models_only(tmp_path):

@@ -48,8 +48,9 @@ PARAMETERS: tuple[Parameter, ...] = (
 
 DEFAULTS: dict[str, float] = {p.name: p.default for p in PARAMETERS}
 NAMES: tuple[str, ...] = tuple(DEFAULTS)
-#: Parameters that must be > 0 (they divide, or a zero makes the model degenerate).
-POSITIVE = ("mu_max", "K_P", "rho")
+#: Parameters that must be > 0 in a case (they divide; K_N = 0 makes the uptake not slow as N
+#: runs out, so no time step keeps N >= 0). `PlanktonColumn` itself accepts K_N = 0 (tests).
+POSITIVE = ("mu_max", "K_N", "K_P", "rho")
 #: Every parameter is >= 0 (a rate, a fraction, a ratio, a temperature in degC here).
 NONNEGATIVE = NAMES
 

@@ -128,6 +128,10 @@ class _PlanktonPhysics(_Physics):
         """The `biogeochem.model.PlanktonColumn` of this table on ``grid`` (files relative to ``directory``)."""
         from ..biogeochem.model import PlanktonColumn
 
+        if grid.ndim == 1 and grid.domain[0][1] != 0.0:
+            raise ValueError(f"grid.domain: a plankton column's top is the sea surface, z = 0 (light and mixing are "
+                             f"functions of depth below it); got [{grid.domain[0][0]:g}, {grid.domain[0][1]:g}]")
+
         if self.mixing == "none":
             mixing = 0.0
         elif isinstance(self.mixing, MixingFileConfig):
@@ -146,6 +150,9 @@ class _PlanktonPhysics(_Physics):
                                         ("mortality_form",))
         problems += [_Problem((name,), "must be > 0", getattr(self, name)) for name in POSITIVE
                      if not getattr(self, name) > 0]
+        if self.gamma + getattr(self, "lambda") > 1:
+            problems.append(_Problem(("gamma",), f"gamma + lambda must be <= 1 (the rest of grazing, 1 - gamma - "
+                                     f"lambda, goes to detritus); got {self.gamma:g} + {getattr(self, 'lambda'):g}"))
         if ctx.dims is not None and ctx.dims != ("z",):
             problems.append(_Problem(("model",), f"{self.model} is a 1-D column: set grid.dims = [\"z\"] "
                                      f"(got {list(ctx.dims)})"))
@@ -181,7 +188,7 @@ def physics_with(physics, changes, what: str):
 
     merged = merged_physics(physics.model_dump(mode="json"), changes)
     table, problems = _validate_section("physics", merged, _Context())
-    return table, [p._replace(loc=tuple(what.split(".")) + p.loc) for p in problems]
+    return table, [p._replace(loc=tuple(what.split(".")) + p.loc[1:]) for p in problems]  # p.loc[0] is "physics"
 
 
 def truth_physics(case_physics, truth):
