@@ -45,10 +45,6 @@ class ObservationMap:
                              f"{', '.join(self.sources)}); give each an expression, e.g. map = "
                              f"{{ {missing[0]} = \"...\" }}")
 
-    @property
-    def is_identity(self) -> bool:
-        return not self.expressions and self.targets == self.sources
-
     def __call__(self, fields: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The targets' values from the source's ``fields`` (numpy arrays)."""
         out = {}

@@ -17,7 +17,7 @@ from oceanclosure.boundaries import BoundaryConditions, Flux
 from oceanclosure.closures import LibraryClosure
 from oceanclosure.grid import Grid
 from oceanclosure.models import AdvectionDiffusionReaction, Variable
-from oceanclosure.simulation import Simulation, SimState, make_step
+from oceanclosure.simulation import SimState, Simulation, make_step
 from oceanclosure.timestepping import STEPPERS, StabilityError
 
 pytestmark = pytest.mark.usefixtures("x64")

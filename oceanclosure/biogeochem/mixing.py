@@ -18,9 +18,6 @@ import numpy as np
 
 from ..coefficients import Coefficient, TimeTable
 
-#: The reference mixed-layer table: (day, M) = (0, −80), (25, −25), (175, −25), (365, −80), yearly.
-REFERENCE_MIXED_LAYER = {"t": (0.0, 25.0, 175.0, 365.0), "depth": (-80.0, -25.0, -25.0, -80.0), "period": 365.0}
-
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class MixingProfile(Coefficient):

@@ -51,11 +51,3 @@ NAMES: tuple[str, ...] = tuple(DEFAULTS)
 #: Parameters that must be > 0 in a case (they divide; K_N = 0 makes the uptake not slow as N
 #: runs out, so no time step keeps N >= 0). `PlanktonColumn` itself accepts K_N = 0 (tests).
 POSITIVE = ("mu_max", "K_N", "K_P", "rho")
-#: Every parameter is >= 0 (a rate, a fraction, a ratio, a temperature in degC here).
-NONNEGATIVE = NAMES
-
-
-def parameter_table() -> str:
-    """The table as Markdown (docs and ``--help`` text)."""
-    rows = [f"| `{p.name}` | {p.default:g} | {p.units} | {p.meaning} |" for p in PARAMETERS]
-    return "\n".join(["| key | default | units | meaning |", "|---|---|---|---|", *rows])

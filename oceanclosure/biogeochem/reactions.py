@@ -143,13 +143,5 @@ class Plankton(ReactionSet):
         return out
 
 
-def npzd_oa(mortality_form: str = "Z**2") -> Plankton:
-    return Plankton(True, mortality_form)
-
-
-def npz_oa(mortality_form: str = "Z**2") -> Plankton:
-    return Plankton(False, mortality_form)
-
-
 def variables_of(detritus: bool) -> Sequence[str]:
     return (NITROGEN_WITH_DETRITUS if detritus else NITROGEN_WITHOUT_DETRITUS) + CARBONATE

@@ -15,7 +15,16 @@ from pydantic import Discriminator, Field, Tag, create_model
 
 from ..biogeochem.parameters import PARAMETERS, POSITIVE
 from ..biogeochem.reactions import variables_of
-from .base import NonNegative, Number, Positive, Text, _Context, _expression_problem, _Model, _Problem
+from .base import (
+    NonNegative,
+    Number,
+    Positive,
+    Text,
+    _Context,
+    _expression_problem,
+    _Model,
+    _Problem,
+)
 from .physics import Scheme, _Physics
 
 REFERENCE_MIXED_LAYER_T = (0.0, 25.0, 175.0, 365.0)
