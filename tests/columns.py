@@ -1,5 +1,23 @@
 """Case text shared by the tests of 1-D column cases (z up, no-flux ends, float64)."""
 
+import pytest
+
+import oceanclosure
+from oceanclosure import CaseError
+
+
+def load_text(tmp_path, text: str, overrides=()):
+    """The case ``text`` written to ``tmp_path/case.toml`` and loaded with ``overrides``."""
+    (tmp_path / "case.toml").write_text(text)
+    return oceanclosure.load_case(tmp_path, list(overrides))
+
+
+def case_message(tmp_path, text: str, overrides=()) -> str:
+    """The message of the `CaseError` that loading ``text`` with ``overrides`` must raise."""
+    with pytest.raises(CaseError) as err:
+        load_text(tmp_path, text, overrides)
+    return str(err.value)
+
 
 def column(domain=(-50.0, 0.0), nz: int = 10) -> str:
     """The ``[grid]`` (z, float64) and no-flux ``[boundary]`` sections."""

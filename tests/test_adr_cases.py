@@ -6,7 +6,7 @@ import pytest
 
 import oceanclosure
 import oceanclosure.analysis
-from oceanclosure import CaseError
+from tests.columns import case_message, load_text
 
 CASE = """
 [grid]
@@ -37,14 +37,11 @@ output_interval = 0.5
 
 
 def _load(tmp_path, overrides=(), text=CASE):
-    (tmp_path / "case.toml").write_text(text)
-    return oceanclosure.load_case(tmp_path, list(overrides))
+    return load_text(tmp_path, text, overrides)
 
 
 def _message(tmp_path, overrides=(), text=CASE) -> str:
-    with pytest.raises(CaseError) as err:
-        _load(tmp_path, overrides, text)
-    return str(err.value)
+    return case_message(tmp_path, text, overrides)
 
 
 BAD = {

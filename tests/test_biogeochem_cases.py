@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import oceanclosure
-from oceanclosure import CaseError
-from tests.columns import column
+from tests.columns import case_message, column, load_text
 
 pytestmark = pytest.mark.usefixtures("x64")
 
@@ -45,14 +44,11 @@ output_interval = 1.0
 
 
 def _load(tmp_path, overrides=(), text=CASE):
-    (tmp_path / "case.toml").write_text(text)
-    return oceanclosure.load_case(tmp_path, list(overrides))
+    return load_text(tmp_path, text, overrides)
 
 
 def _message(tmp_path, overrides=(), text=CASE) -> str:
-    with pytest.raises(CaseError) as err:
-        _load(tmp_path, overrides, text)
-    return str(err.value)
+    return case_message(tmp_path, text, overrides)
 
 
 BAD = {

@@ -13,6 +13,7 @@ from typing import Annotated, ClassVar, Literal, Optional, Union
 
 from pydantic import Discriminator, Field, Tag, create_model
 
+from ..biogeochem.model import PlanktonColumn
 from ..biogeochem.parameters import PARAMETERS, POSITIVE
 from ..biogeochem.reactions import variables_of
 from .base import (
@@ -115,7 +116,7 @@ class _PlanktonPhysics(_Physics):
     #: Time is in days (rates are per day).
     time_units: ClassVar[str] = "days"
     #: Fields a closure may read besides the state (`biogeochem.model.PlanktonColumn.closure_inputs`).
-    closure_input_names: ClassVar[tuple[str, ...]] = ("PAR",)
+    closure_input_names: ClassVar[tuple[str, ...]] = PlanktonColumn.closure_input_names
 
     @property
     def variable_names(self) -> tuple[str, ...]:
@@ -135,8 +136,6 @@ class _PlanktonPhysics(_Physics):
 
     def build(self, grid, bc, directory=None):
         """The `biogeochem.model.PlanktonColumn` of this table on ``grid`` (files relative to ``directory``)."""
-        from ..biogeochem.model import PlanktonColumn
-
         if grid.ndim == 1 and grid.domain[0][1] != 0.0:
             raise ValueError(f"grid.domain: a plankton column's top is the sea surface, z = 0 (light and mixing are "
                              f"functions of depth below it); got [{grid.domain[0][0]:g}, {grid.domain[0][1]:g}]")
@@ -187,6 +186,11 @@ NpzOaPhysics = _plankton_model(
     "NPZ-OA: NPZD-OA without detritus (it is remineralised at once), on a z column (`biogeochem`).")
 
 PLANKTON_MODELS = (NpzdOaPhysics, NpzOaPhysics)
+
+
+def is_column(physics) -> bool:
+    """Whether a validated physics table is a plankton column (npzd_oa or npz_oa)."""
+    return isinstance(physics, _PlanktonPhysics)
 
 
 def physics_with(physics, changes, what: str):

@@ -271,8 +271,12 @@ def _cross_problems(sections: dict, ctx: _Context) -> list[_Problem]:
         if sections.get("boundary") is not None:
             problems += check_boundary(sections["boundary"], variables, parameters, ctx)
         if sections.get("initial_condition") is not None:
+            from .biogeochem import (
+                is_column,  # it imports .physics, which imports it: not at the top
+            )
+
             problems += check_initial_condition(sections["initial_condition"], variables,
-                                                column=hasattr(physics, "build"))
+                                                column=is_column(physics))
     problems += _column_problems(sections)
     problems += _closure_variable_problems(sections)
     if truth is not None and truth.fine is not None:
@@ -321,7 +325,7 @@ def _closure_reads(config) -> list[tuple[tuple, tuple]]:
 def _column_problems(sections: dict) -> list[_Problem]:
     """The observation map against both models' variables; the spin-up physics of a plankton column."""
     from ..observation_map import ObservationMap
-    from .biogeochem import spin_up_physics, truth_physics
+    from .biogeochem import is_column, spin_up_physics, truth_physics
 
     physics, truth = sections.get("physics"), sections.get("truth")
     observations, ic = sections.get("observations"), sections.get("initial_condition")
@@ -338,7 +342,7 @@ def _column_problems(sections: dict) -> list[_Problem]:
     if ic is not None and ic.spin_up is not None and ic.total_nitrogen is not None:
         spun, found = spin_up_physics(physics, ic)
         problems += found
-        if spun is not None and not hasattr(spun, "build"):
+        if spun is not None and not is_column(spun):
             problems.append(_Problem(("initial_condition", "spin_up", "physics"), "the spin-up model must be a "
                                      "plankton model (npzd_oa or npz_oa)"))
     return problems
