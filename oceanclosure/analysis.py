@@ -1,4 +1,4 @@
-"""Post-processing with xarray: open runs, coarse-grain, error metrics, Hovmöller plots.
+"""Post-processing with xarray: open runs, coarse-grain, error metrics, plots of runs.
 
 The headline metric is the one of the gnCM papers (docs/reference_problems.md §3): the time mean
 of the spatial RMS error,
@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 import xarray as xr
 
+from .errors import InputError, MissingFileError
 from .io import grid_from_dataset, write_bytes_atomic
 
 
@@ -21,12 +22,12 @@ def open_run(path) -> xr.Dataset:
     """Load a run written by oceanclosure (time stays plain floats)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no run file at {path}")
+        raise MissingFileError(f"no run file at {path}")
     try:
         with xr.open_dataset(path, decode_times=False, decode_timedelta=False) as ds:
             return ds.load()
     except (OSError, ValueError) as err:
-        raise ValueError(f"{path} is not a readable netCDF file ({err})") from None
+        raise InputError(f"{path} is not a readable netCDF file ({err})") from None
 
 
 SPATIAL_NAMES = ("x", "y", "z")
@@ -74,7 +75,7 @@ def block_average(values: np.ndarray, factor: int) -> np.ndarray:
     shape = []
     for n in values.shape:
         if n % factor:
-            raise ValueError(f"block_average: {n} cells are not divisible by {factor}")
+            raise InputError(f"block_average: {n} cells are not divisible by {factor}")
         shape += [n // factor, factor]
     return values.reshape(shape).mean(axis=tuple(range(1, 2 * values.ndim, 2)))
 
@@ -92,7 +93,7 @@ def coarse_grain(ds, factor: int | Sequence[int]):
     for dim, f in zip(dims, factors):
         n = ds.sizes[dim]
         if f < 1 or n % f:
-            raise ValueError(f"coarse_grain: {dim} has {n} cells, not divisible by factor {f}")
+            raise InputError(f"coarse_grain: {dim} has {n} cells, not divisible by factor {f}")
         windows[dim] = int(f)
     out = ds.coarsen(windows).mean()
     for dim in dims:
@@ -108,7 +109,7 @@ def evaluate_on_run(ds: xr.Dataset, function, **params) -> xr.DataArray:
     """Evaluate an analytic ``function(x, t, **params)`` (1D) on a run's centres and times."""
     grid = grid_from_dataset(ds)
     if grid.ndim != 1:
-        raise ValueError("evaluate_on_run supports 1D runs")
+        raise InputError("evaluate_on_run supports 1D runs")
     x = ds["x"].values
     values = np.stack([function(x, float(t), **params) for t in ds["time"].values])
     return xr.DataArray(values, coords={"time": ds["time"], "x": ds["x"]}, dims=("time", "x"))
@@ -116,79 +117,189 @@ def evaluate_on_run(ds: xr.Dataset, function, **params) -> xr.DataArray:
 
 def hovmoller_png(ds: xr.Dataset, path, variables: Sequence[str] | None = None, overwrite: bool = False,
                   title: str | None = None) -> Path:
-    """Space-time panels of 1D fields (x against t, or t against z), or final-time maps in 2D, to PNG.
-
-    One row per field, holding the field and its ``_truth`` and ``_baseline`` when the
-    file has them, on one colour scale per row (fields have their own units), and for a
-    1-D field with a truth its error (field − truth) on its own diverging scale.
-    ``variables`` picks the fields (default: every field of the run).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [[v for v in (f, f + "_truth", f + "_baseline") if v in ds] for f in (variables or field_names(ds))]
-    rows = [r + ([ERROR_PANEL] if _has_error_panel(ds, r) else []) for r in rows if r]
-    if not rows:
-        raise ValueError(f"nothing to plot: no fields among {list(ds.data_vars)}")
-    width = max(len(r) for r in rows)
-    fig, axes = plt.subplots(len(rows), width, figsize=(4.2 * width, 3.4 * len(rows)), squeeze=False,
-                             layout="constrained")
-    for axes_row, names in zip(axes, rows):
-        _plot_row(ds, fig, axes_row, names)
-    if title:
-        fig.suptitle(title, y=1.0)
+    """Write `run_figure` of ``ds`` to the PNG ``path`` (tight bounding box: no clipped labels, no margins)."""
+    fig = run_figure(ds, variables, title)
 
     def write(tmp: Path):
-        fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
+        fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight", pad_inches=0.05)
 
-    try:
-        return write_bytes_atomic(path, write, overwrite)
-    finally:
-        plt.close(fig)
+    return write_bytes_atomic(path, write, overwrite)
 
 
-#: The last panel of a 1-D field's row that has a truth: field − truth, on its own diverging scale.
-ERROR_PANEL = "error"
+def run_figure(ds: xr.Dataset, variables: Sequence[str] | None = None, title: str | None = None):
+    """The figure of a run: per field, its values, its truth and baseline, and their errors.
+
+    * a 1-D field (x, or a z column): space-time panels of the run, ``_truth`` and
+      ``_baseline`` on one colour scale, then the errors run − truth and baseline − truth
+      on one symmetric diverging scale;
+    * a 0-D field (every cell equal at every time, e.g. reactions only): line plots of
+      the three against t, and of the errors;
+    * a 2-D field: maps at four times (first, two between, last), one row each for the
+      run, truth, baseline and the errors.
+
+    Colour bars and value axes name the variable and its units (the ``units``
+    attribute; "units unknown" when it has none, "1" when dimensionless). Returns a
+    `matplotlib.figure.Figure` (constrained layout, not attached to pyplot).
+    ``variables`` picks the fields (default: every field of the run).
+    """
+    from matplotlib.figure import Figure
+
+    names = [f for f in (variables or field_names(ds)) if f in ds]
+    if not names:
+        raise InputError(f"nothing to plot: no fields among {list(ds.data_vars)}")
+    layouts = [_layout(ds, name) for name in names]
+    rows = sum(n for _, n, _ in layouts)
+    width = max(w for _, _, w in layouts)
+    height = sum(n * {"line": 2.2, "hovmoller": 2.7, "maps": 3.2}[kind] for kind, n, _ in layouts)
+    fig = Figure(figsize=(3.4 * width + 0.8, height + (0.4 if title else 0.0)), layout="constrained")
+    axes = fig.subplots(rows, width, squeeze=False)
+    row = 0
+    for name, (kind, n, used) in zip(names, layouts):
+        PLOTTERS[kind](ds, fig, axes[row:row + n], name)
+        for ax in axes[row:row + n, used:].ravel():
+            ax.remove()
+        row += n
+    if title:
+        fig.suptitle(title)
+    return fig
 
 
-def _has_error_panel(ds: xr.Dataset, names: Sequence[str]) -> bool:
-    return len(names) > 1 and names[1] == names[0] + "_truth" and "y" not in ds[names[0]].dims
+SNAPSHOTS = 4
 
 
-def _plot_error(ds: xr.Dataset, fig, ax, name: str) -> None:
-    """``name − name_truth`` against time and space, symmetric colour scale, its own colour bar."""
-    error = ds[name] - ds[name + "_truth"]
-    bound = float(abs(error).max()) or 1.0
-    x, y = ("time", "z") if "z" in error.dims else ("x", "time")
-    image = error.plot.pcolormesh(ax=ax, x=x, y=y, vmin=-bound, vmax=bound, cmap="RdBu_r", add_colorbar=False)
-    ax.set_title(f"{name} − {name}_truth")
-    fig.colorbar(image, ax=ax, shrink=0.9)
+def _layout(ds: xr.Dataset, name: str) -> tuple[str, int, int]:
+    """``(kind, rows, columns)`` of a field's panels: kind "line" (0-D), "hovmoller" (1-D) or "maps" (2-D)."""
+    values, errors = _values(ds, name), _errors(ds, name)
+    if is_uniform(ds[name]):
+        return "line", 1, 1 + bool(errors)
+    if "y" in ds[name].dims:
+        return "maps", len(values) + len(errors), min(SNAPSHOTS, ds.sizes["time"])
+    return "hovmoller", 1, len(values) + len(errors)
 
 
-def _plot_row(ds: xr.Dataset, fig, axes_row, names: Sequence[str]) -> None:
-    """One field's panels on a shared colour scale (the error panel on its own); unused axes are hidden."""
-    if names and names[-1] == ERROR_PANEL:
-        _plot_error(ds, fig, axes_row[len(names) - 1], names[0])
-        names = names[:-1]
-    shown = {v: ds[v].isel(time=-1) if "y" in ds[v].dims else ds[v] for v in names}  # 2D: final maps
-    vmin = min(float(da.min()) for da in shown.values())
-    vmax = max(float(da.max()) for da in shown.values())
-    for ax, name in zip(axes_row, names):
-        da = ds[name]
-        if "y" in da.dims:
-            image = da.isel(time=-1).plot.pcolormesh(ax=ax, x="x", y="y", vmin=vmin, vmax=vmax, add_colorbar=False)
-            ax.set_title(f"{name} at t = {float(ds.time[-1]):g}")
-        elif "z" in da.dims:
-            image = da.plot.pcolormesh(ax=ax, x="time", y="z", vmin=vmin, vmax=vmax, add_colorbar=False)
-            ax.set_title(name)
-        else:
-            image = da.plot.pcolormesh(ax=ax, x="x", y="time", vmin=vmin, vmax=vmax, add_colorbar=False)
-            ax.set_title(name)
-    for ax in axes_row[len(names) + (1 if _has_error_panel(ds, names) else 0):]:
-        ax.set_visible(False)
-    units = ds[names[0]].attrs.get("units")
-    bar = fig.colorbar(image, ax=list(axes_row[: len(names)]), shrink=0.9)
-    if units and units != "1":
-        bar.set_label(units)
+def is_uniform(da: xr.DataArray) -> bool:
+    """Whether every cell holds the same value at every time (a 0-D run on a few identical cells)."""
+    dims = spatial_dims(da)
+    values = np.asarray(da.values, np.float64)
+    spread = values.max(axis=tuple(da.get_axis_num(dims))) - values.min(axis=tuple(da.get_axis_num(dims)))
+    scale = max(float(np.nanmax(np.abs(values))), np.finfo(np.float64).tiny)
+    return bool(np.all(spread <= 16 * np.finfo(da.dtype).eps * scale))
+
+
+def _values(ds: xr.Dataset, name: str) -> list[tuple[str, str]]:
+    """``(variable, title)`` of the field, its truth and its baseline, those the file has."""
+    run = "with closure" if f"{name}_baseline" in ds else "run"
+    labels = {name: f"{name} ({run})", f"{name}_truth": f"{name} truth", f"{name}_baseline": f"{name} (no closure)"}
+    return [(v, label) for v, label in labels.items() if v in ds]
+
+
+def _errors(ds: xr.Dataset, name: str) -> list[tuple[xr.DataArray, str]]:
+    """``(error, title)``: run − truth and baseline − truth, where the file has a truth."""
+    truth = f"{name}_truth"
+    if truth not in ds:
+        return []
+    run = "closure" if f"{name}_baseline" in ds else "run"
+    out = [(ds[name] - ds[truth], f"{name}: {run} − truth")]
+    if f"{name}_baseline" in ds:
+        out.append((ds[f"{name}_baseline"] - ds[truth], f"{name}: baseline − truth"))
+    return out
+
+
+def _with_max(label: str, error: xr.DataArray) -> str:
+    return f"{label}, max {float(abs(error).max()):.2g}"
+
+
+def units_label(da: xr.DataArray, what: str | None = None) -> str:
+    """``"name [units]"``, with "units unknown" when the variable has no ``units`` attribute."""
+    units = str(da.attrs.get("units", "")).strip() or "units unknown"
+    return f"{what or da.name} [{units}]"
+
+
+def _time_label(ds: xr.Dataset) -> str:
+    return units_label(ds["time"], "t")
+
+
+def _value_range(ds: xr.Dataset, names: Sequence[str]) -> tuple[float, float]:
+    return min(float(ds[v].min()) for v in names), max(float(ds[v].max()) for v in names)
+
+
+def _error_bound(errors) -> float:
+    return max(float(abs(e).max()) for e, _ in errors) or 1.0
+
+
+def _plot_hovmoller(ds: xr.Dataset, fig, axes, name: str) -> None:
+    """One row: space-time panels of the values (shared scale), then of the errors (symmetric scale)."""
+    axes = axes[0]
+    values, errors = _values(ds, name), _errors(ds, name)
+    x, y = ("time", "z") if "z" in ds[name].dims else (spatial_dims(ds[name])[0], "time")
+    vmin, vmax = _value_range(ds, [v for v, _ in values])
+    for ax, (v, label) in zip(axes, values):
+        image = ds[v].plot.pcolormesh(ax=ax, x=x, y=y, vmin=vmin, vmax=vmax, add_colorbar=False)
+        _label_axes(ds, ax, label, x, y)
+    fig.colorbar(image, ax=list(axes[:len(values)]), label=units_label(ds[name]))
+    if errors:
+        bound = _error_bound(errors)
+        panels = axes[len(values):len(values) + len(errors)]
+        for ax, (error, label) in zip(panels, errors):
+            image = error.plot.pcolormesh(ax=ax, x=x, y=y, vmin=-bound, vmax=bound, cmap="RdBu_r", add_colorbar=False)
+            _label_axes(ds, ax, _with_max(label, error), x, y)
+        fig.colorbar(image, ax=list(panels), label=units_label(ds[name], f"error in {name}"))
+
+
+def _label_axes(ds: xr.Dataset, ax, title: str, x: str, y: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel(_time_label(ds) if x == "time" else units_label(ds[x], x))
+    ax.set_ylabel(_time_label(ds) if y == "time" else units_label(ds[y], y))
+
+
+def _plot_lines(ds: xr.Dataset, fig, axes, name: str) -> None:
+    """A 0-D field: its value (one cell; they are all equal) against t, and its errors."""
+    axes = axes[0]
+    t = ds["time"].values
+    cell = {d: 0 for d in spatial_dims(ds[name])}
+    styles = {name: "-", f"{name}_truth": "k--", f"{name}_baseline": ":"}
+    for v, label in _values(ds, name):
+        axes[0].plot(t, ds[v].isel(cell).values, styles[v], label=label)
+    axes[0].set(title=f"{name} (all cells equal)", xlabel=_time_label(ds), ylabel=units_label(ds[name]))
+    axes[0].legend(fontsize="small")
+    errors = _errors(ds, name)
+    if errors:
+        for error, label in errors:
+            axes[1].plot(t, error.isel(cell).values, label=_with_max(label, error))
+        axes[1].axhline(0.0, color="0.6", lw=0.8)
+        axes[1].set(title=f"{name}: errors", xlabel=_time_label(ds), ylabel=units_label(ds[name], f"error in {name}"))
+        axes[1].legend(fontsize="small")
+
+
+def snapshot_indices(n_times: int, count: int = SNAPSHOTS) -> list[int]:
+    """``count`` output indices spread evenly from the first to the last (fewer if there are fewer outputs)."""
+    return sorted(set(np.linspace(0, n_times - 1, min(count, n_times)).round().astype(int).tolist()))
+
+
+def _plot_maps(ds: xr.Dataset, fig, axes, name: str) -> None:
+    """A 2-D field: maps at `SNAPSHOTS` times, one row per value (shared scale) and per error (symmetric)."""
+    values, errors = _values(ds, name), _errors(ds, name)
+    indices = snapshot_indices(ds.sizes["time"])
+    vmin, vmax = _value_range(ds, [v for v, _ in values])
+    rows = [(ds[v], label, {"vmin": vmin, "vmax": vmax}) for v, label in values]
+    if errors:
+        bound = _error_bound(errors)
+        rows += [(error, label, {"vmin": -bound, "vmax": bound, "cmap": "RdBu_r"}) for error, label in errors]
+    images = []
+    for axes_row, (da, label, scale) in zip(axes, rows):
+        for ax, i in zip(axes_row, indices):
+            snapshot = da.isel(time=i)
+            image = snapshot.plot.pcolormesh(ax=ax, x="x", y="y", add_colorbar=False, **scale)
+            title = f"{label}, t = {float(ds.time[i]):g}"
+            _label_axes(ds, ax, _with_max(title, snapshot) if "cmap" in scale else title, "x", "y")
+            ax.title.set_fontsize("small")
+            ax.set_aspect("equal")
+        images.append(image)
+    # one colour bar for the value rows, one for the error rows
+    fig.colorbar(images[0], ax=list(axes[:len(values), :len(indices)].ravel()), label=units_label(ds[name]))
+    if errors:
+        fig.colorbar(images[-1], ax=list(axes[len(values):, :len(indices)].ravel()),
+                     label=units_label(ds[name], f"error in {name}"))
+
+
+PLOTTERS = {"line": _plot_lines, "hovmoller": _plot_hovmoller, "maps": _plot_maps}

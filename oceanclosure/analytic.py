@@ -36,6 +36,8 @@ from typing import Callable
 import numpy as np
 from scipy.special import expit, ive, logsumexp
 
+from .errors import InputError
+
 __all__ = [
     "advected_diffused_sine",
     "advected_diffused_sine_2d",
@@ -61,7 +63,7 @@ def _as_f64(x) -> np.ndarray:
 def _scalar_t(t) -> float:
     t_arr = np.asarray(t, dtype=np.float64)
     if t_arr.ndim != 0:
-        raise ValueError("t must be a scalar")
+        raise InputError("t must be a scalar")
     return float(t_arr)
 
 
@@ -164,7 +166,7 @@ def heat_kernel(
     t = _scalar_t(t)
     tau = t + float(t0)
     if tau <= 0.0:
-        raise ValueError("heat_kernel requires t + t0 > 0")
+        raise InputError("heat_kernel requires t + t0 > 0")
     s = 4.0 * float(diffusivity) * tau
     return mass / np.sqrt(np.pi * s) * np.exp(-((x - x0) ** 2) / s)
 
@@ -198,9 +200,9 @@ def advecting_shock(x, t, *, nu: float) -> np.ndarray:
     x = _as_f64(x)
     t = _scalar_t(t)
     if t <= -1.0:
-        raise ValueError("advecting_shock requires t > -1")
+        raise InputError("advecting_shock requires t > -1")
     if not nu > 0:
-        raise ValueError(f"advecting_shock needs nu > 0 (Re = 1/nu), got nu = {nu}")
+        raise InputError(f"advecting_shock needs nu > 0 (Re = 1/nu), got nu = {nu}")
     re = 1.0 / float(nu)
     tp1 = t + 1.0
     z = 0.5 * np.log(tp1) - re / 16.0 + re * x * x / (4.0 * tp1)
@@ -353,11 +355,11 @@ def cole_hopf_burgers(
     x = _as_f64(x)
     t = _scalar_t(t)
     if t < 0.0:
-        raise ValueError("cole_hopf_burgers requires t >= 0")
+        raise InputError("cole_hopf_burgers requires t >= 0")
     if nu <= 0.0:
-        raise ValueError("cole_hopf_burgers requires nu > 0")
+        raise InputError("cole_hopf_burgers requires nu > 0")
     if method not in ("auto", "bessel", "quadrature"):
-        raise ValueError(f"unknown method {method!r}")
+        raise InputError(f"unknown method {method!r}")
     k = 2.0 * np.pi * float(wavenumber) / float(period)
     amp = float(amplitude)
     xi = x - offset * t
@@ -478,9 +480,9 @@ def kdv_general(
     ``params`` are passed to it (so e.g. the soliton speed is ``4 eta^2 b``).
     """
     if a == 0.0:
-        raise ValueError("kdv_general requires a != 0")
+        raise InputError("kdv_general requires a != 0")
     if b <= 0.0:
-        raise ValueError("kdv_general requires b > 0")
+        raise InputError("kdv_general requires b > 0")
     fn = solution if callable(solution) else {
         "kdv_one_soliton": kdv_one_soliton,
         "one_soliton": kdv_one_soliton,
@@ -488,7 +490,7 @@ def kdv_general(
         "two_soliton": kdv_two_soliton,
     }.get(solution)
     if fn is None:
-        raise ValueError(f"unknown KdV solution {solution!r}")
+        raise InputError(f"unknown KdV solution {solution!r}")
     return (6.0 * b / a) * fn(x, b * _scalar_t(t), **params)
 
 
@@ -553,7 +555,7 @@ def linear_delay(x, t, *, coefficient=-1.0, delay=1.0, initial=1.0):
     Independent of x (returned broadcast to x's shape); t ≤ 0 gives the history.
     """
     if delay <= 0:
-        raise ValueError(f"linear_delay: delay must be > 0, got {delay}")
+        raise InputError(f"linear_delay: delay must be > 0, got {delay}")
     if t <= 0:
         return np.full(np.shape(x), float(initial), dtype=np.float64)
     n = int(np.floor(t / delay)) + 1
@@ -573,7 +575,7 @@ def distributed_delay_decay(x, t):
     u'(0) = −1.) Only t in [0, 1] is covered.
     """
     if not 0.0 <= t <= 1.0 + 1e-12:
-        raise ValueError(f"distributed_delay_decay is known in closed form on t in [0, 1], not t = {t:g}")
+        raise InputError(f"distributed_delay_decay is known in closed form on t in [0, 1], not t = {t:g}")
     return np.full(np.shape(x), 1.0 - np.sin(t), dtype=np.float64)
 
 
@@ -600,4 +602,4 @@ def get_analytic(name: str) -> Callable[..., np.ndarray]:
         return ANALYTIC[name]
     except (KeyError, TypeError):
         known = ", ".join(sorted(ANALYTIC))
-        raise ValueError(f"unknown analytic solution {name!r}; known: {known}") from None
+        raise InputError(f"unknown analytic solution {name!r}; known: {known}") from None

@@ -43,6 +43,7 @@ from typing import Mapping, Sequence, Union
 import jax.numpy as jnp
 import numpy as np
 
+from .errors import InputError
 from .expressions import Expression, parse_expression
 from .grid import SIDES, default_dims
 
@@ -75,7 +76,7 @@ class BoundaryValue:
         for name in self.expression.variables:
             if name in self.parameters:
                 if physics is None or name not in physics or physics[name] is None:
-                    raise ValueError(f"boundary value {self.text!r} needs the physics parameter {name!r}")
+                    raise InputError(f"boundary value {self.text!r} needs the physics parameter {name!r}")
                 values[name] = physics[name]
         if self.along is not None and self.along in self.expression.variables:
             values[self.along] = along
@@ -140,11 +141,11 @@ class BoundaryConditions:
         dims = tuple(self.dims) or default_dims(len(self.sides))
         object.__setattr__(self, "dims", dims)
         if len(dims) != len(self.sides):
-            raise ValueError(f"boundary: {len(self.sides)} pairs of sides for dimensions {list(dims)}")
+            raise InputError(f"boundary: {len(self.sides)} pairs of sides for dimensions {list(dims)}")
         for dim, (lower, upper) in enumerate(self.sides):
             if isinstance(lower, Periodic) != isinstance(upper, Periodic):
                 lo, hi = SIDES[dims[dim]]
-                raise ValueError(
+                raise InputError(
                     f"boundary: '{lo}' and '{hi}' must both be periodic or both not, "
                     f"got {lower.kind} and {upper.kind}"
                 )
@@ -168,11 +169,11 @@ class BoundaryConditions:
             lo, hi = SIDES[name]
             missing = [s for s in (lo, hi) if s not in named]
             if missing:
-                raise ValueError(f"boundary: missing side(s) {missing}")
+                raise InputError(f"boundary: missing side(s) {missing}")
             sides.append((named[lo], named[hi]))
         unknown = sorted(set(named) - {s for d in dims for s in SIDES[d]})
         if unknown:
-            raise ValueError(f"boundary: {unknown} are not sides of a grid with dimensions {list(dims)}")
+            raise InputError(f"boundary: {unknown} are not sides of a grid with dimensions {list(dims)}")
         return cls(sides=tuple(sides), dims=tuple(dims))
 
     @property
@@ -214,7 +215,7 @@ class BoundaryConditions:
     def pad_line(self, v, width: int, dim: int, h: float, order: int = 2, t=0.0, physics=None, along=None):
         """As `pad`, for an array whose last axis already runs along ``dim``."""
         if width > v.shape[-1]:
-            raise ValueError(f"boundary padding of width {width} needs at least {width} cells, got {v.shape[-1]}")
+            raise InputError(f"boundary padding of width {width} needs at least {width} cells, got {v.shape[-1]}")
         if self.is_periodic(dim):
             return jnp.concatenate([v[..., -width:], v, v[..., :width]], axis=-1)
         lower, upper = self.sides[dim]
@@ -237,7 +238,7 @@ def _wall_ghosts(v, side: Side, width: int, h: float, order: int, data):
     """
     n = v.shape[-1]
     if order > n:
-        raise ValueError(f"boundary padding of order {order} needs at least {order} cells, got {n}")
+        raise InputError(f"boundary padding of order {order} needs at least {order} cells, got {n}")
     kind = "neumann" if side.kind == "flux" else side.kind
     bc_weight, cell_weights = _ghost_weights(kind, width, order)
     interior = v[..., :order]
@@ -265,7 +266,7 @@ def _ghost_weights(kind: str, width: int, order: int) -> tuple[np.ndarray, np.nd
     elif kind == "neumann":
         bc_row = (powers == 1).astype(float)
     else:
-        raise ValueError(f"no ghost extrapolation for a {kind!r} side")
+        raise InputError(f"no ghost extrapolation for a {kind!r} side")
     system = np.vstack([bc_row, s_cells[:, None] ** powers[None, :]])
     s_ghost = -(np.arange(1, width + 1) - 0.5)
     weights = (s_ghost[:, None] ** powers[None, :]) @ np.linalg.inv(system)
@@ -284,14 +285,14 @@ class FieldBoundaries:
 
     def __post_init__(self):
         if not self.by_variable:
-            raise ValueError("boundary: no variables")
+            raise InputError("boundary: no variables")
         first_name, first = self.by_variable[0]
         for name, bc in self.by_variable[1:]:
             if bc.dims != first.dims:
-                raise ValueError(f"boundary: '{name}' is on dimensions {list(bc.dims)}, '{first_name}' on {list(first.dims)}")
+                raise InputError(f"boundary: '{name}' is on dimensions {list(bc.dims)}, '{first_name}' on {list(first.dims)}")
             for dim in range(bc.ndim):
                 if bc.is_periodic(dim) != first.is_periodic(dim):
-                    raise ValueError(
+                    raise InputError(
                         f"boundary.{name}: dimension {bc.dims[dim]} is {'' if bc.is_periodic(dim) else 'not '}"
                         f"periodic but it is {'' if first.is_periodic(dim) else 'not '}for '{first_name}'; "
                         "every variable shares the grid's topology")
@@ -307,7 +308,7 @@ class FieldBoundaries:
         unknown = [k for k in bc if k not in variables]
         missing = [v for v in variables if v not in bc]
         if unknown or missing:
-            raise ValueError(f"boundary: conditions given for {sorted(bc)}, the variables are {list(variables)} "
+            raise InputError(f"boundary: conditions given for {sorted(bc)}, the variables are {list(variables)} "
                              f"(unknown {unknown}, missing {missing})")
         return cls(tuple((name, bc[name]) for name in variables))
 

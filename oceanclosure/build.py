@@ -21,15 +21,12 @@ from .boundaries import (
     Periodic,
 )
 from .cases import adr
+from .errors import InputError
 from .expressions import parse_expression
-from .fieldfile import FieldFileError, field_on_grid, open_netcdf, variable_of
+from .fieldfile import at_time, field_on_grid, open_netcdf, variable_of
 from .grid import DIMENSION_NAMES, Grid
 from .models import MODELS, AdvectionDiffusionReaction, Variable
 from .simulation import Simulation
-
-
-class InputError(ValueError):
-    """A case that validated but cannot be built (e.g. a bad initial-condition file)."""
 
 
 def dtype_for(precision: str) -> np.dtype:
@@ -195,7 +192,7 @@ def _initial_field(case, ic, grid: Grid, dtype, what: str, points: int) -> np.nd
     """One field: an expression or the analytic truth at t = start, sampled as ``ic.sampling``
     says (cell averages by default, `quadrature.sample`), a family drawn on the grid, or a file's values."""
     if ic.file is not None:
-        values = _ic_from_file(case.resolve_path(ic.file), ic.variable, grid, what)
+        values = _ic_from_file(case.resolve_path(ic.file), ic.variable, grid, what, ic.time)
     elif ic.family is not None:
         values = _family_field(ic, grid, what)
     else:
@@ -236,16 +233,14 @@ def _family_field(ic, grid: Grid, what: str) -> np.ndarray:
         raise InputError(f"{what}.family: {err}") from None
 
 
-def _ic_from_file(path: Path, variable: str, grid: Grid, what: str = "initial_condition") -> np.ndarray:
-    """The field ``variable`` of ``path`` on the case grid (its first time if it has a time dimension)."""
-    try:
-        da = field_on_grid(variable_of(open_netcdf(path, f"{what}.file"), variable, path, f"{what}.variable"),
-                           grid, f"{what}.file: '{variable}' in {path}")
-    except (FieldFileError, FileNotFoundError) as err:
-        raise InputError(str(err)) from None
-    if "time" in da.dims:
-        da = da.isel(time=0)
-    return np.asarray(da.values, dtype=np.float64)
+def _ic_from_file(path: Path, variable: str, grid: Grid, what: str = "initial_condition",
+                  time: float | None = None) -> np.ndarray:
+    """The field ``variable`` of ``path`` on the case grid, at ``time`` if it has a time dimension
+    (`fieldfile.at_time`: its only time when ``time`` is None)."""
+    where = f"{what}.file: '{variable}' in {path}"
+    da = field_on_grid(variable_of(open_netcdf(path, f"{what}.file"), variable, path, f"{what}.variable"),
+                       grid, where)
+    return np.asarray(at_time(da, time, where, f"{what}.time").values, dtype=np.float64)
 
 
 def build_simulation(case, closure=None, model=None) -> Simulation:

@@ -9,25 +9,45 @@ generated first), and says so when an override made the truth inapplicable.
 
 Exit codes: 0 success, 1 the run failed (e.g. blew up; the finite part of the
 output is still written), 2 bad input (case, options, files), 3 internal error,
-130 interrupted (SIGINT; the part computed is still written).
+130 interrupted (SIGINT; the part computed is still written), 141 the reader of
+the output went away (``oceanclosure discover CASE | head -1``: no message).
 Errors print one message and no traceback unless ``--debug`` is given.
+
+Building the parser (``--help``, ``--version``) imports nothing heavy: the
+commands import jax, xarray and sympy when they run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
-from . import cli_evaluate, cli_training
+from . import __version__, cli_evaluate, cli_training
+from .cli_progress import COMPILING, announce_compiling  # noqa: F401  (part of the CLI's surface)
+from .cli_progress import RunProgress as _progress
+from .errors import (  # noqa: F401  (EXIT_* are part of the CLI module's surface)
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    InputError,
+    OceanClosureError,
+    exit_code,
+)
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+#: The status after the reader of the output went away: 128 + SIGPIPE, what a shell reports for a
+#: program that a closed pipe stopped (``yes | head -1``).
+EXIT_BROKEN_PIPE = 141
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oceanclosure", description="Closure-augmented finite-volume simulation.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a case directory and write netCDF (+ PNG)")
     run.add_argument("case", type=Path, help="case directory (holding case.toml) or a .toml file")
@@ -40,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     run.add_argument("--no-baseline", action="store_true",
                      help="do not also run the case without its closure (u_baseline)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue a run stopped by SIGINT (its file is marked incomplete) where it stopped")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     truth = commands.add_parser("truth", help="write the case's high-fidelity reference (truth) as netCDF")
     truth.add_argument("case", type=Path, help="case directory (holding case.toml) or a .toml file")
@@ -53,31 +75,43 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is seen below
+        return code
+    except BrokenPipeError:  # the reader went away (`| head -1`): normal Unix use, not an error
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's own flush at exit finds no closed pipe to complain about."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (a captured stdout): nothing is flushed at exit
+        pass
+
+
+def _main(argv) -> int:
     args = _parser().parse_args(argv)
     try:
         return _dispatch(args)
+    except BrokenPipeError:
+        raise
     except KeyboardInterrupt as err:  # SIGINT; a run says how far it got and where its output is
         print(str(err) or "interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:  # the last line of defence: one message, no traceback
         if args.debug:
             raise
-        kind, code = _classify(err)
+        code = exit_code(err)
+        kind = "" if isinstance(err, OceanClosureError) else f"{type(err).__name__}: "
         print(f"error: {kind}{err}", file=sys.stderr)
         if code == EXIT_INTERNAL:
             print("this looks like a bug in oceanclosure; rerun with --debug for the traceback", file=sys.stderr)
         return code
-
-
-def _classify(err: Exception) -> tuple[str, int]:
-    from .runner import RunBlowUpError
-    from .training.trainer import TrainingError
-
-    if isinstance(err, (RunBlowUpError, TrainingError)):
-        return "", EXIT_RUN_FAILED
-    if isinstance(err, (ValueError, FileNotFoundError, FileExistsError, PermissionError)):
-        return "", EXIT_BAD_INPUT
-    return f"{type(err).__name__}: ", EXIT_INTERNAL
 
 
 def _dispatch(args) -> int:
@@ -91,7 +125,7 @@ def _dispatch(args) -> int:
         return cli_evaluate.command_evaluate(args)
     if args.command == "discover":
         return cli_training.command_discover(args)
-    raise ValueError(f"unknown command {args.command}")
+    raise InputError(f"unknown command {args.command}")
 
 
 def command_run(args) -> int:
@@ -101,29 +135,54 @@ def command_run(args) -> int:
     from .cases import load_case
     from .closures import NoClosure
     from .io import check_writable
-    from .runner import RunBlowUpError, run_to_file
+    from .runner import RunBlowUpError, RunInterrupted, run_to_file
+    from .summary import print_summary
 
     case = load_case(args.case, args.overrides)
     out = args.out if args.out is not None else case.resolve_path(case.output.file)
     if out.suffix.lower() != ".nc":
-        raise ValueError(f"--out: give a netCDF file name ending in .nc, got {out}")
+        raise InputError(f"--out: give a netCDF file name ending in .nc, got {out}")
     png = out.with_suffix(".png") if case.output.plot and not args.no_plot else None
-    for path in filter(None, (out, png)):
-        check_writable(path, args.overwrite)  # refuse before computing anything
+    if not args.resume:  # a resumed run continues its own file, and redraws the PNG drawn from it
+        for path in filter(None, (out, png)):
+            check_writable(path, args.overwrite)  # refuse before computing anything
     started = time.perf_counter()
     try:
         with _progress() as progress:
             run_to_file(case, out, closure=NoClosure() if args.closure == "none" else None, progress=progress,
-                        baseline=args.closure == "case" and not args.no_baseline, overwrite=args.overwrite)
+                        baseline=args.closure == "case" and not args.no_baseline, overwrite=args.overwrite,
+                        resume=args.resume)
     except RunBlowUpError as err:
-        print(f"wrote the output up to the last finite state (t = {err.t:g} of {case.time.stop:g}) to {out}, "
-              "marked incomplete", file=sys.stderr)
+        print(f"wrote the output up to t = {err.t:g} of {case.time.stop:g} to {out}, marked incomplete",
+              file=sys.stderr)
         raise
+    except RunInterrupted as err:
+        if err.path is None:
+            raise
+        raise RunInterrupted(f"{err}\nto continue it: {resume_command(args)}", err.path, err.t, err.stop) from None
     with xr.open_dataset(out, decode_times=False, decode_timedelta=False) as ds:  # read lazily, not loaded
+        if "closure_untrained" in ds.attrs:
+            print(f"warning: {ds.attrs['closure_untrained']}", file=sys.stderr)
         if png is not None:
-            hovmoller_png(ds, png, overwrite=args.overwrite, title=f"{case.directory.name}: {ds.attrs['scheme']}")
-        _print_summary(case, ds, out, png, time.perf_counter() - started)
+            hovmoller_png(ds, png, overwrite=args.overwrite or args.resume,
+                          title=f"{case.directory.name}: {ds.attrs['scheme']}")
+        print_summary(case, ds, out, png, time.perf_counter() - started,
+                      closure=NoClosure() if args.closure == "none" else None)
     return EXIT_OK
+
+
+def resume_command(args) -> str:
+    """The command that continues the run ``args`` describes: the same case and options, plus --resume."""
+    import shlex
+
+    words = ["oceanclosure", "run", str(args.case)]
+    if args.out is not None:
+        words += ["--out", str(args.out)]
+    for override in args.overrides:
+        words += ["--set", override]
+    words += ["--closure", "none"] if args.closure == "none" else []
+    words += [flag for flag, on in (("--no-baseline", args.no_baseline), ("--no-plot", args.no_plot)) if on]
+    return " ".join(map(shlex.quote, words + ["--resume"]))
 
 
 def command_truth(args) -> int:
@@ -155,112 +214,6 @@ def command_truth(args) -> int:
     ]
     print("\n".join(lines))
     return EXIT_OK
-
-
-class _progress:
-    """A rich progress bar on an interactive terminal; silent otherwise."""
-
-    def __enter__(self):
-        self._bar = None
-        if sys.stderr.isatty():
-            from rich.progress import Progress
-
-            self._bar = Progress(transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task("integrating", total=1.0)
-        return self
-
-    def __call__(self, t: float, stop: float):
-        if self._bar is not None:
-            self._bar.update(self._task, completed=t / stop, description=f"t = {t:.4g} / {stop:g}")
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.stop()
-        return False
-
-
-def _print_summary(case, ds, out: Path, png: Path | None, seconds: float) -> None:
-    from .analysis import field_names
-
-    fields = field_names(ds)
-    first = ds[fields[0]]
-    lines = [
-        f"case        {case.directory.name} ({ds.attrs['model']}, {ds.attrs['scheme']}, {ds.attrs['stepper']})",
-        f"grid        {' x '.join(str(n) for n in reversed(first.shape[1:]))} cells, {ds.attrs['precision']}",
-        f"closure     {ds.attrs['closure']}",
-        (f"time        {float(ds.time[0]):g} -> {float(ds.time[-1]):g}, dt = {ds.attrs['dt']:.4g}, "
-         f"{ds.attrs['steps']} steps, {seconds:.2f} s wall"),
-    ]
-    for name in fields:
-        lines += _field_lines(case, name, _summary_numbers(ds, name))
-    lines += _truth_lines(ds)
-    lines.append(f"wrote       {out}" + (f" and {png}" if png else ""))
-    print("\n".join(lines))
-
-
-def _truth_lines(ds) -> list[str]:
-    """Why the truth was not compared, and what it is compared across as given (the run's attributes)."""
-    lines = [f"vs truth    not compared: {ds.attrs['truth_not_compared']}"] if "truth_not_compared" in ds.attrs else []
-    notes = str(ds.attrs.get("truth_notes", ""))
-    return lines + [f"truth note  {note}" for note in notes.splitlines() if note]
-
-
-def _field_lines(case, name: str, numbers: dict) -> list[str]:
-    from .truth import truth_label
-
-    label = f"{name} range".ljust(11)
-    lines = [(f"{label} [{numbers['min']:.4g}, {numbers['max']:.4g}], mass change {numbers['mass_change']:.3g} "
-              "(cell sums)")]
-    if "time_mean_rms" in numbers:
-        lines.append(
-            f"vs truth    time-mean RMS error {numbers['time_mean_rms']:.4g} "
-            f"(final {numbers['final_rms']:.4g}, max |err| {numbers['max_abs']:.4g}) "
-            f"against {truth_label(case)}"
-        )
-        if "baseline_rms" in numbers:
-            base = numbers["baseline_rms"]
-            lines.append(f"no closure  time-mean RMS error {base:.4g}; with the closure / without: "
-                         f"{numbers['time_mean_rms'] / base:.3g}")
-    return lines
-
-
-#: How much of a run file the summary reads at once.
-SUMMARY_BLOCK_BYTES = 64 << 20
-
-
-def _summary_numbers(ds, field: str = "u") -> dict[str, float]:
-    """A field's range and mass change, and RMS errors against ``<field>_truth``, reading the file a block at a time."""
-    import numpy as np
-    import xarray as xr
-
-    from .analysis import spatial_dims, spatial_rms
-
-    truth, baseline = f"{field}_truth", f"{field}_baseline"
-    names = [n for n in (field, truth, baseline) if n in ds]
-    per_time = sum(ds[n].dtype.itemsize * ds[n][0].size for n in names)
-    block = max(1, SUMMARY_BLOCK_BYTES // per_time)
-    lows, highs, masses, rms, base_rms, max_abs = [], [], [], [], [], []
-    for start in range(0, ds.sizes["time"], block):
-        part = ds[names].isel(time=slice(start, start + block)).load()
-        u = part[field]
-        lows.append(float(u.min()))
-        highs.append(float(u.max()))
-        masses.append(u.sum(spatial_dims(u)))
-        if truth in part:
-            rms.append(spatial_rms(u, part[truth]))
-            max_abs.append(float(np.abs(u - part[truth]).max()))
-            if baseline in part:
-                base_rms.append(spatial_rms(part[baseline], part[truth]))
-    numbers = {"min": min(lows), "max": max(highs),
-               "mass_change": float(masses[-1].values[-1] - masses[0].values[0])}
-    if rms:
-        errors = xr.concat(rms, "time")
-        numbers.update(time_mean_rms=float(errors.mean("time")), final_rms=float(errors.isel(time=-1)),
-                       max_abs=max(max_abs))
-    if base_rms:
-        numbers["baseline_rms"] = float(xr.concat(base_rms, "time").mean("time"))
-    return numbers
 
 
 if __name__ == "__main__":  # pragma: no cover

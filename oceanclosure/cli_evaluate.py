@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from .errors import InputError
+
 
 def register(commands) -> None:
     evaluate = commands.add_parser("evaluate", help="sweep a case over its [evaluate] axes and closures")
@@ -46,7 +48,7 @@ def command_evaluate(args) -> int:
                          "  axes = { \"grid.nx\" = [50, 100] }\n  closures = { trained = \"case\", none = \"none\" }")
     out = args.out if args.out is not None else case.resolve_path(case.evaluate.output)
     if out.suffix.lower() != ".nc":
-        raise ValueError(f"--out: give a netCDF file name ending in .nc, got {out}")
+        raise InputError(f"--out: give a netCDF file name ending in .nc, got {out}")
     png = out.with_suffix(".png") if args.plot else None
     for path in filter(None, (out, png)):
         check_writable(path, args.overwrite)  # refuse before computing anything

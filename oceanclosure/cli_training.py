@@ -1,6 +1,7 @@
 """CLI commands ``train`` and ``discover`` (registered by `oceanclosure.cli`).
 
-    oceanclosure train CASE_DIR [--resume | --overwrite] [--ensemble K] [--steps N] [--set KEY=VALUE ...]
+    oceanclosure train CASE_DIR [--resume [--accept-changes] | --overwrite] [--ensemble K] [--steps N]
+                                [--set KEY=VALUE ...]
     oceanclosure discover CASE_DIR [--json] [--export {latex,sympy,numpy,c,fortran} [--out FILE]]
 
 ``discover --json`` prints only JSON on stdout (logs go to stderr):
@@ -17,9 +18,12 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
+from .cli_progress import TrainingProgress as _TrainingProgress
+from .errors import InputError
 
-from .export import FORMATS
+#: The ``--export`` formats: `oceanclosure.export.FORMATS`, spelled here so that building the parser
+#: (``--help``) does not import sympy (a test checks that the two agree).
+FORMATS = ("latex", "sympy", "numpy", "c", "fortran")
 
 
 def register(commands) -> None:
@@ -27,6 +31,8 @@ def register(commands) -> None:
     train.add_argument("case", type=Path, help="case directory (holding case.toml)")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--overwrite", action="store_true", help="discard checkpoints and trained parameters")
+    train.add_argument("--accept-changes", action="store_true",
+                       help="with --resume: continue a checkpoint written with other [training] keys")
     train.add_argument("--ensemble", type=int, metavar="K", help="train K members at once (vmapped)")
     train.add_argument("--steps", type=int, metavar="N", help="optimizer steps (overrides training.steps)")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -44,10 +50,12 @@ def register(commands) -> None:
 
 def _positive(name: str, value):
     if value is not None and value < 1:
-        raise ValueError(f"--{name} must be >= 1, got {value}")
+        raise InputError(f"--{name} must be >= 1, got {value}")
 
 
 def command_train(args) -> int:
+    import numpy as np
+
     from .cases import load_case
     from .training.api import train
 
@@ -59,9 +67,18 @@ def command_train(args) -> int:
     for note in resolution_notes(case):
         print(f"note: {note}", file=sys.stderr)
     command = "oceanclosure " + " ".join(sys.argv[1:])
-    with _TrainingProgress(args.steps or (case.training.steps if case.training else 0)) as progress:
-        summary = train(case, resume=args.resume, overwrite=args.overwrite, steps=args.steps,
-                        ensemble=args.ensemble, progress=progress, command=command)
+    from .training.trainer import TrainingInterrupted
+
+    try:
+        with _TrainingProgress(args.steps or (case.training.steps if case.training else 0)) as progress:
+            summary = train(case, resume=args.resume, overwrite=args.overwrite, steps=args.steps,
+                            ensemble=args.ensemble, progress=progress, command=command,
+                            accept_changes=args.accept_changes,
+                            notify=lambda text: print(f"note: {text}", file=sys.stderr))
+    except TrainingInterrupted as err:
+        if err.step == 0:
+            raise
+        raise TrainingInterrupted(f"{err}\nto continue it: {train_resume_command(args)}", err.step) from None
     print(f"trained     {summary['steps']} steps, final loss {summary['final_loss']:.4g}, "
           f"validation {summary['final_validation']:.4g}, skipped {summary['skipped_steps']}")
     if len(summary["member_validation"]) > 1:
@@ -85,12 +102,25 @@ def command_train(args) -> int:
     return 0
 
 
+def train_resume_command(args) -> str:
+    """The command that continues the training ``args`` describes: the same case and options, plus --resume."""
+    import shlex
+
+    words = ["oceanclosure", "train", str(args.case)]
+    for override in args.overrides:
+        words += ["--set", override]
+    words += ["--steps", str(args.steps)] if args.steps is not None else []
+    words += ["--ensemble", str(args.ensemble)] if args.ensemble is not None else []
+    words += ["--accept-changes"] if args.accept_changes else []
+    return " ".join(map(shlex.quote, words + ["--resume"]))
+
+
 def command_discover(args) -> int:
     from .cases import load_case
     from .training.api import discover
 
     if args.out is not None and args.export is None:
-        raise ValueError("--out goes with --export FORMAT (the code to write)")
+        raise InputError("--out goes with --export FORMAT (the code to write)")
     case = load_case(args.case)
     result = discover(case)
     if args.export:
@@ -149,32 +179,3 @@ def discovery_lines(result: dict) -> list[str]:
                      f"{part['size']} trained numbers (not an equation)")
     lines += [f"warning: {w}" for w in result.get("warnings", [])]
     return lines
-
-
-class _TrainingProgress:
-    """A rich progress bar with loss and validation error on a terminal; periodic lines otherwise."""
-
-    def __init__(self, total: int):
-        self.total = total
-
-    def __enter__(self):
-        self._bar = None
-        if sys.stderr.isatty():
-            from rich.progress import Progress
-
-            self._bar = Progress(transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task("training", total=self.total)
-        return self
-
-    def __call__(self, step: int, loss: float, validation: float):
-        text = f"step {step}/{self.total} loss {loss:.4g} validation {validation:.4g}"
-        if self._bar is not None:
-            self._bar.update(self._task, completed=step, description=text)
-        elif step % max(1, self.total // 10) == 0 or step == self.total:
-            print(text, file=sys.stderr)
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.stop()
-        return False

@@ -54,6 +54,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .errors import InputError, InputTypeError, MissingFileError
 from .expressions import Expression, ExpressionError, parse_expression
 from .fieldfile import COORDINATE_TOLERANCE  # one tolerance for every field file
 from .grid import Grid
@@ -262,19 +263,19 @@ def _table_arrays(t: Any, values: Any) -> tuple[np.ndarray, np.ndarray]:
     t = _float_vector(t, "TimeTable: t")
     values = _float_vector(values, "TimeTable: values")
     if len(t) != len(values):
-        raise ValueError(
+        raise InputError(
             f"TimeTable: t and values must have the same length, "
             f"got len(t) = {len(t)} and len(values) = {len(values)}"
         )
     if len(t) < 2:
-        raise ValueError(f"TimeTable: needs at least 2 points, got {len(t)}")
+        raise InputError(f"TimeTable: needs at least 2 points, got {len(t)}")
     for name, array in [("t", t), ("values", values)]:
         if not np.all(np.isfinite(array)):
-            raise ValueError(f"TimeTable: {name} must be finite, got {_listing(array)}")
+            raise InputError(f"TimeTable: {name} must be finite, got {_listing(array)}")
     steps = np.diff(t)
     if not np.all(steps > 0):
         k = int(np.argmax(~(steps > 0)))
-        raise ValueError(
+        raise InputError(
             f"TimeTable: t must be strictly increasing, got t[{k}] = {t[k]:g} "
             f"followed by t[{k + 1}] = {t[k + 1]:g}"
         )
@@ -286,10 +287,10 @@ def _table_period(period: Any, t: np.ndarray) -> float | None:
         return None
     period = _finite_number(period, "TimeTable: period")
     if not period > 0:
-        raise ValueError(f"TimeTable: period must be > 0, got {period:g}")
+        raise InputError(f"TimeTable: period must be > 0, got {period:g}")
     span = float(t[-1] - t[0])
     if span > period:
-        raise ValueError(
+        raise InputError(
             f"TimeTable: the table spans t[-1] - t[0] = {span:g}, more than "
             f"its period {period:g}; expected a span <= period"
         )
@@ -360,7 +361,7 @@ class ExpressionCoefficient(Coefficient):
     def check_grid(self, grid: Grid) -> None:
         missing = [d for d in self.coordinate_names if d not in grid.dims]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"{self.what}: expression {self.text!r} uses coordinate(s) "
                 f"{', '.join(missing)}, but the grid has dimensions {', '.join(grid.dims)}"
             )
@@ -383,11 +384,11 @@ class ExpressionCoefficient(Coefficient):
 
 def _check_dims(dims: Any, what: str) -> tuple[str, ...]:
     if isinstance(dims, str):
-        raise TypeError(f"{what}: dims must be a sequence of names, not the str {dims!r}")
+        raise InputTypeError(f"{what}: dims must be a sequence of names, not the str {dims!r}")
     dims = tuple(dims)
     for name in dims:
         if not isinstance(name, str) or not name.isidentifier() or name == "t":
-            raise ValueError(
+            raise InputError(
                 f"{what}: dims must be coordinate names other than 't', got {list(dims)}"
             )
     return dims
@@ -396,12 +397,12 @@ def _check_dims(dims: Any, what: str) -> tuple[str, ...]:
 def _check_parameters(parameters: Any, dims: tuple[str, ...], what: str) -> dict[str, float]:
     parameters = {} if parameters is None else parameters
     if not isinstance(parameters, Mapping):
-        raise TypeError(f"{what}: parameters must map names to numbers, "
+        raise InputTypeError(f"{what}: parameters must map names to numbers, "
                         f"got {type(parameters).__name__}")
     out = {}
     for name, value in parameters.items():
         if name in dims or name == "t":
-            raise ValueError(
+            raise InputError(
                 f"{what}: parameter {name!r} collides with a coordinate name "
                 f"(coordinates: {', '.join(dims + ('t',))})"
             )
@@ -412,10 +413,10 @@ def _check_parameters(parameters: Any, dims: tuple[str, ...], what: str) -> dict
 def _check_tables(tables: Any, what: str) -> dict[str, TimeTable]:
     tables = {} if tables is None else tables
     if not isinstance(tables, Mapping):
-        raise TypeError(f"{what}: tables must map names to TimeTable, got {type(tables).__name__}")
+        raise InputTypeError(f"{what}: tables must map names to TimeTable, got {type(tables).__name__}")
     for name, table in tables.items():
         if not isinstance(table, TimeTable):
-            raise TypeError(f"{what}: tables[{name!r}] must be a TimeTable, "
+            raise InputTypeError(f"{what}: tables[{name!r}] must be a TimeTable, "
                             f"got {type(table).__name__}")
     return dict(tables)
 
@@ -424,7 +425,7 @@ def _pick(coords: Coords, names: Sequence[str], what: str) -> dict[str, Any]:
     """The named coordinates; a clear error if some are missing."""
     missing = [n for n in names if n not in coords]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"{what}: needs coordinate(s) {', '.join(missing)}, "
             f"got coordinates {', '.join(coords) or '(none)'}"
         )
@@ -525,7 +526,7 @@ class FileCoefficient(Coefficient):
     def check_grid(self, grid: Grid) -> None:
         where = f"variable {self.variable!r} in {self.path}"
         if tuple(grid.dims) != self.dims:
-            raise ValueError(f"{where}: has dimensions {', '.join(self.dims)}, "
+            raise InputError(f"{where}: has dimensions {', '.join(self.dims)}, "
                              f"the grid has {', '.join(grid.dims)}")
         _check_on_grid(self.spatial_shape, dict(zip(self.dims, self.centres)), grid, where)
 
@@ -561,9 +562,9 @@ def _linear_weights(xp: Any, knots: np.ndarray, s: Any):
 def _file_dims(dims: Any, grid: Grid | None) -> tuple[str, ...]:
     dims = tuple(dims)
     if grid is None and not dims:
-        raise ValueError("FileCoefficient: give dims or grid, got neither")
+        raise InputError("FileCoefficient: give dims or grid, got neither")
     if grid is not None and dims and dims != tuple(grid.dims):
-        raise ValueError(
+        raise InputError(
             f"FileCoefficient: dims {list(dims)} differ from the grid's {list(grid.dims)}"
         )
     return dims or tuple(grid.dims)
@@ -574,19 +575,19 @@ def _read_variable(path: Path, variable: str):
     import xarray as xr
 
     if not path.is_file():
-        raise FileNotFoundError(f"netCDF file {path} (for variable {variable!r}) does not exist")
+        raise MissingFileError(f"netCDF file {path} (for variable {variable!r}) does not exist")
     try:
         dataset = xr.open_dataset(path, decode_times=False)
     except Exception as exc:  # xarray raises many kinds for unreadable files
-        raise ValueError(f"cannot read {path} as netCDF: {type(exc).__name__}: {exc}") from exc
+        raise InputError(f"cannot read {path} as netCDF: {type(exc).__name__}: {exc}") from exc
     with dataset:
         if variable not in dataset.data_vars:
             available = ", ".join(map(str, dataset.data_vars)) or "(none)"
-            raise ValueError(f"no variable {variable!r} in {path}; available: {available}")
+            raise InputError(f"no variable {variable!r} in {path}; available: {available}")
         try:
             return dataset[variable].load()
         except Exception as exc:
-            raise ValueError(f"cannot read variable {variable!r} from {path}: {exc}") from exc
+            raise InputError(f"cannot read variable {variable!r} from {path}: {exc}") from exc
 
 
 def _arrange(array, dims: tuple[str, ...], where: str):
@@ -595,7 +596,7 @@ def _arrange(array, dims: tuple[str, ...], where: str):
     present = set(array.dims)
     expected = set(spatial) | ({TIME_DIM} if TIME_DIM in present else set())
     if present != expected or len(array.dims) != len(expected):
-        raise ValueError(
+        raise InputError(
             f"{where} has dimensions ({', '.join(map(str, array.dims))}); "
             f"expected ({', '.join(spatial)}) or ({TIME_DIM}, {', '.join(spatial)})"
         )
@@ -607,7 +608,7 @@ def _finite_data(array, where: str) -> np.ndarray:
     data = np.asarray(array.values, dtype=np.float64)
     bad = int(np.count_nonzero(~np.isfinite(data)))
     if bad:
-        raise ValueError(f"{where} has {bad} missing or non-finite value(s) out of "
+        raise InputError(f"{where} has {bad} missing or non-finite value(s) out of "
                          f"{data.size}; expected all finite")
     return data
 
@@ -616,7 +617,7 @@ def _file_times(array, where: str) -> np.ndarray | None:
     if TIME_DIM not in array.dims:
         return None
     if TIME_DIM not in array.coords:
-        raise ValueError(f"{where} has a {TIME_DIM} dimension but no {TIME_DIM} coordinate")
+        raise InputError(f"{where} has a {TIME_DIM} dimension but no {TIME_DIM} coordinate")
     return _frozen(_increasing(array.coords[TIME_DIM].values, f"{where}: {TIME_DIM}"))
 
 
@@ -629,7 +630,7 @@ def _file_centres(array, dims: tuple[str, ...], where: str) -> dict[str, np.ndar
 def _required_centres(file_centres, dims, where: str) -> tuple[np.ndarray, ...]:
     missing = [d for d in dims if d not in file_centres]
     if missing:
-        raise ValueError(f"{where} has no coordinate(s) {', '.join(missing)} and no grid "
+        raise InputError(f"{where} has no coordinate(s) {', '.join(missing)} and no grid "
                          f"was given to place it")
     return tuple(file_centres[d] for d in dims)
 
@@ -638,7 +639,7 @@ def _check_on_grid(shape, centres: Mapping[str, np.ndarray], grid: Grid, where: 
     """Spatial shape equal to the grid's array shape; coordinates at its centres."""
     if tuple(shape) != grid.array_shape:
         names = ", ".join(f"n{d}" for d in reversed(grid.dims))
-        raise ValueError(f"{where}: wrong shape: expected ({names}) = {grid.array_shape} "
+        raise InputError(f"{where}: wrong shape: expected ({names}) = {grid.array_shape} "
                          f"from the grid, got {tuple(shape)}")
     for d, name in enumerate(grid.dims):
         if name in centres:
@@ -650,16 +651,16 @@ def _increasing(values: Any, what: str) -> np.ndarray:
     try:
         values = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be numeric, got dtype {np.asarray(values).dtype}") from None
+        raise InputError(f"{what} must be numeric, got dtype {np.asarray(values).dtype}") from None
     if not np.all(np.isfinite(values)) or not np.all(np.diff(values) > 0):
-        raise ValueError(f"{what} must be finite and strictly increasing, got {_listing(values)}")
+        raise InputError(f"{what} must be finite and strictly increasing, got {_listing(values)}")
     return values
 
 
 def _match_centres(file_centres, grid_centres, step: float, what: str) -> None:
     difference = np.max(np.abs(file_centres - grid_centres)) / step
     if not difference <= COORDINATE_TOLERANCE:
-        raise ValueError(
+        raise InputError(
             f"{what} does not match the grid's cell centres: differs by up to "
             f"{difference:.3g} cells (tolerance {COORDINATE_TOLERANCE:g}); expected "
             f"{_listing(grid_centres)}, got {_listing(file_centres)}"
@@ -681,7 +682,7 @@ def require_nonnegative(coefficient: Coefficient, what: str) -> bool:
     if minimum is None:
         return True
     if not minimum >= 0:
-        raise ValueError(f"{what} must be nonnegative, but {coefficient.describe()} "
+        raise InputError(f"{what} must be nonnegative, but {coefficient.describe()} "
                          f"has minimum {minimum:g}")
     return False
 
@@ -696,9 +697,9 @@ def nonnegative(coefficient: Coefficient, what: str, coords: Coords,
     """
     minimum = coefficient.min_value(coords, times)
     if math.isnan(minimum):
-        raise ValueError(f"{what}: {coefficient.describe()} is not finite at some sampled point")
+        raise InputError(f"{what}: {coefficient.describe()} is not finite at some sampled point")
     if not minimum >= 0:
-        raise ValueError(
+        raise InputError(
             f"{what} must be nonnegative, but {coefficient.describe()} reaches "
             f"{minimum:g} at the sampled points and times"
         )
@@ -758,7 +759,7 @@ def coefficient_from_spec(
         variable = _text(spec["variable"], f"{what}.variable")
         with _named(what):
             return FileCoefficient(path, variable, tuple(dims), grid=grid)
-    raise TypeError(
+    raise InputTypeError(
         f"{what}: expected a number, an expression string, or a table, expression "
         f"or file dict ({_accepted_forms()}), got {type(spec).__name__}"
     )
@@ -769,7 +770,7 @@ def _form(spec: Mapping[str, Any], what: str) -> str:
     forms = {_MARKERS[k] for k in spec if k in _MARKERS}
     if len(forms) != 1:
         found = ", ".join(map(str, spec)) or "(none)"
-        raise ValueError(f"{what}: cannot tell the kind of coefficient from the keys "
+        raise InputError(f"{what}: cannot tell the kind of coefficient from the keys "
                          f"{found}; accepted forms: {_accepted_forms()}")
     form = forms.pop()
     required, optional = _FORMS[form]
@@ -778,7 +779,7 @@ def _form(spec: Mapping[str, Any], what: str) -> str:
     if unknown or missing:
         problem = (f"unknown key(s) {', '.join(map(str, unknown))}" if unknown
                    else f"missing key(s) {', '.join(missing)}")
-        raise ValueError(f"{what}: {problem} in a {form} coefficient; accepted keys: "
+        raise InputError(f"{what}: {problem} in a {form} coefficient; accepted keys: "
                          f"{', '.join(sorted(required | optional))}")
     return form
 
@@ -792,7 +793,7 @@ def _accepted_forms() -> str:
 
 def _tables_from_spec(spec: Any, what: str) -> dict[str, TimeTable]:
     if not isinstance(spec, Mapping):
-        raise TypeError(f"{what}.tables must map names to tables, got {type(spec).__name__}")
+        raise InputTypeError(f"{what}.tables must map names to tables, got {type(spec).__name__}")
     tables = {}
     for name, table in spec.items():
         where = f"{what}.tables.{name}"
@@ -800,7 +801,7 @@ def _tables_from_spec(spec: Any, what: str) -> dict[str, TimeTable]:
             tables[name] = table
             continue
         if not isinstance(table, Mapping) or _form(table, where) != "table":
-            raise ValueError(f"{where}: expected a table {{t = [...], values = [...], "
+            raise InputError(f"{where}: expected a table {{t = [...], values = [...], "
                              f"period = ...}}, got {table!r}")
         with _named(where):
             tables[name] = TimeTable(table["t"], table["values"], table.get("period"))
@@ -814,7 +815,7 @@ def _resolve(path: Any, base_dir: str | Path | None, what: str) -> Path:
 
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+        raise InputError(f"{what} must be a non-empty string, got {value!r}")
     return value
 
 
@@ -835,10 +836,10 @@ def _named(what: str):
 
 def _finite_number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{what} must be a number, got {type(value).__name__} {value!r}")
+        raise InputTypeError(f"{what} must be a number, got {type(value).__name__} {value!r}")
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"{what} must be finite, got {value}")
+        raise InputError(f"{what} must be finite, got {value}")
     return value
 
 
@@ -846,9 +847,9 @@ def _float_vector(values: Any, what: str) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{what} must be a sequence of numbers, got {values!r}") from None
+        raise InputTypeError(f"{what} must be a sequence of numbers, got {values!r}") from None
     if array.ndim != 1:
-        raise ValueError(f"{what} must be one-dimensional, got shape {array.shape}")
+        raise InputError(f"{what} must be one-dimensional, got shape {array.shape}")
     return array
 
 
@@ -867,5 +868,5 @@ def _listing(values: np.ndarray, limit: int = 6) -> str:
 def _sample_times(times: Any) -> np.ndarray:
     times = np.atleast_1d(np.asarray(times, dtype=np.float64))
     if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)):
-        raise ValueError(f"times must be a non-empty sequence of finite numbers, got {times!r}")
+        raise InputError(f"times must be a non-empty sequence of finite numbers, got {times!r}")
     return np.sort(times)

@@ -43,6 +43,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from .closures.base import ClosureSum
 from .closures.library import LibraryClosure
+from .errors import InputError
 from .expressions import to_sympy
 from .stencils import LETTERS, parse_feature
 
@@ -66,7 +67,7 @@ def export(closure, fmt: str, *, digits: int = 17) -> str:
       digits: significant digits of each coefficient (17 reproduces a float64).
     """
     if fmt not in _WRITERS:
-        raise ValueError(f"export: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        raise InputError(f"export: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     parts, skipped = _library_parts(closure)
     tendencies = tendency_expressions(closure, digits=digits)
     header = _header(closure, fmt, parts, skipped, tendencies)
@@ -76,10 +77,10 @@ def export(closure, fmt: str, *, digits: int = 17) -> str:
 def tendency_expressions(closure, *, digits: int = 17) -> dict[str, sympy.Expr]:
     """``{output: Σ c_k T_k}`` as sympy expressions, zero coefficients dropped, parts summed."""
     if isinstance(digits, bool) or not isinstance(digits, numbers.Integral) or digits < 1:
-        raise ValueError(f"export: digits must be an int >= 1, got {digits!r}")
+        raise InputError(f"export: digits must be an int >= 1, got {digits!r}")
     parts, _ = _library_parts(closure)
     if not parts:
-        raise ValueError(f"export: {closure.describe()} has no library part (LibraryClosure) to export; "
+        raise InputError(f"export: {closure.describe()} has no library part (LibraryClosure) to export; "
                          f"only library closures are expressions of the features")
     out: dict[str, sympy.Expr] = {}
     for part in parts:
@@ -119,7 +120,7 @@ def _coefficient_rows(part: LibraryClosure) -> dict[str, np.ndarray]:
     for name, row in rows.items():
         bad = [t for t, c in zip(part.terms, row) if not np.isfinite(c)]
         if bad:
-            raise ValueError(f"export: output {name!r} has non-finite coefficients for terms {bad}")
+            raise InputError(f"export: output {name!r} has non-finite coefficients for terms {bad}")
     return rows
 
 
@@ -192,7 +193,7 @@ def _function_names(outputs: Sequence[str], *, fold_case: bool = False) -> dict[
     names = {o: "tendency_" + re.sub(r"[^0-9A-Za-z_]", "_", o) for o in outputs}
     keys = [n.lower() if fold_case else n for n in names.values()]
     if len(set(keys)) != len(keys):
-        raise ValueError(f"export: outputs {list(outputs)} give clashing function names {list(names.values())}")
+        raise InputError(f"export: outputs {list(outputs)} give clashing function names {list(names.values())}")
     return names
 
 
@@ -201,7 +202,7 @@ def _check_names(names: Sequence[str], reserved: Sequence[str], fmt: str, *, fol
     bad = [n for n in names if not n.isascii() or n in reserved]
     keys = [n.lower() if fold_case else n for n in names]
     if bad or len(set(keys)) != len(keys):
-        raise ValueError(f"export: feature names {bad or list(names)} cannot be {fmt} identifiers "
+        raise InputError(f"export: feature names {bad or list(names)} cannot be {fmt} identifiers "
                          f"(ASCII, distinct{' ignoring case' if fold_case else ''}, not in {list(reserved)})")
 
 
@@ -257,7 +258,7 @@ def _numpy_function(name: str, output: str, expr: sympy.Expr, args: Sequence[str
     code = printer.doprint(expr)
     foreign = set(printer.module_imports) - {"numpy"}
     if foreign:
-        raise ValueError(f"export: output {output!r} needs modules {sorted(foreign)} besides numpy")
+        raise InputError(f"export: output {output!r} needs modules {sorted(foreign)} besides numpy")
     signature = ", ".join(["*", *args, "**others"] if args else ["**others"])
     inputs = "".join(f"{a}, " for a in args)
     return (f"def {name}({signature}):\n"

@@ -72,6 +72,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
+from .errors import InputError, InputTypeError
+
 __all__ = [
     "ExpressionError",
     "Expression",
@@ -156,7 +158,7 @@ _NODE_NAMES: Mapping[type, str] = {
 }
 
 
-class ExpressionError(ValueError):
+class ExpressionError(InputError):
     """An expression text is invalid, unsafe, or cannot be evaluated."""
 
 
@@ -171,6 +173,8 @@ class Expression:
         tree: the validated ``ast.Expression`` (excluded from ``==``/hash).
         functions: the user function names the expression actually calls, in
             the order they were given to :func:`parse_expression`.
+        what: where the text came from (``parse_expression``'s ``what``), for
+            error messages.
 
     Build instances with :func:`parse_expression` only.
     """
@@ -179,6 +183,7 @@ class Expression:
     variables: tuple[str, ...]
     tree: ast.Expression = field(compare=False, repr=False)
     functions: tuple[str, ...] = ()
+    what: str = field(default="expression", compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.text
@@ -205,6 +210,12 @@ class Expression:
         and all ``values`` and cast to their common result type (see module
         doc).  Works inside ``jax.jit`` and under ``jax.grad`` with
         ``jax.numpy`` (when the user callables do).
+
+        With :mod:`numpy`, floating-point errors never warn; a result that a
+        division by zero (``a/0``, ``0**-1``) makes infinite or NaN somewhere
+        raises :class:`ExpressionError` naming the division and the point.
+        Other non-finite results (``log(0)``) are returned for the caller to
+        judge, and a division by zero that ``where`` discards is harmless.
         """
         missing = [name for name in self.variables if name not in values]
         if missing:
@@ -214,8 +225,12 @@ class Expression:
             )
         used = {name: values[name] for name in self.variables}
         calls = self._callables(functions)
-        result = _evaluate(self.tree.body, xp, used, calls)
-        return _broadcast_like(xp, result, list(values.values()))
+        if xp is not np:
+            return _broadcast_like(xp, _evaluate(self.tree.body, xp, used, calls), list(values.values()))
+        with np.errstate(all="ignore"):
+            result = _broadcast_like(np, _evaluate(self.tree.body, np, used, calls), list(values.values()))
+            _check_divisions(self, result, used, calls)
+        return result
 
     def __call__(
         self, /, functions: Mapping[str, Callable[..., Any]] | None = None, **values: Any
@@ -287,6 +302,7 @@ def parse_expression(
         tuple(n for n in allowed if n in used),
         tree,
         tuple(n for n in user if n in used),
+        what,
     )
 
 
@@ -333,7 +349,7 @@ def _allowed_names(
 
 def _check_variables(variables: Iterable[str], what: str) -> tuple[str, ...]:
     if isinstance(variables, str):
-        raise TypeError("variables must be an iterable of names, not a str")
+        raise InputTypeError("variables must be an iterable of names, not a str")
     names = tuple(dict.fromkeys(variables))
     for name in names:
         bad = not isinstance(name, str) or not name.isidentifier()
@@ -357,7 +373,7 @@ def _check_functions(
     if functions is None:
         return {}
     if not isinstance(functions, Mapping):
-        raise TypeError(
+        raise InputTypeError(
             f"functions for {what} must map names to arities, "
             f"got {type(functions).__name__}"
         )
@@ -572,6 +588,41 @@ def _binop(op: Callable[[Any, Any], Any], left: Any, right: Any) -> Any:
         with np.errstate(all="ignore"):
             return float(op(np.float64(left), np.float64(right)))
     return op(left, right)
+
+
+def _check_divisions(expr: Expression, result: np.ndarray, values, functions) -> None:
+    """Raise if a division by zero makes ``result`` non-finite at some point (call under errstate)."""
+    if not np.issubdtype(result.dtype, np.inexact) or np.all(np.isfinite(result)):
+        return
+    bad = ~np.isfinite(result)
+    for node in ast.walk(expr.tree.body):
+        zero = _zero_denominator(node, values, functions)
+        if zero is None:
+            continue
+        try:
+            hit = bad & np.broadcast_to(zero, bad.shape)
+        except ValueError:  # a user function changed the shape: cannot tell where
+            continue
+        if hit.any():
+            at = np.unravel_index(int(np.argmax(hit)), hit.shape)
+            point = ", ".join(f"{k} = {float(np.broadcast_to(v, bad.shape)[at]):g}" for k, v in values.items())
+            where = "" if expr.what == "expression" else f" for {expr.what}"
+            piece = ast.get_source_segment(expr.text, node) or ast.unparse(node)
+            raise ExpressionError(
+                f"expression {_short(expr.text)}{where} divides by zero in {_short(piece)}"
+                + (f" at {point}" if point else "") + f", giving {result[at]}: change the expression so that "
+                "the denominator is not zero where it is evaluated (or select the safe value with where(...))"
+            )
+
+
+def _zero_denominator(node: ast.AST, values, functions):
+    """Where a division node divides by zero (a / 0, or 0 ** negative); None for other nodes."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        return np.asarray(_evaluate(node.right, np, values, functions)) == 0
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        base = np.asarray(_evaluate(node.left, np, values, functions))
+        return (base == 0) & (np.asarray(_evaluate(node.right, np, values, functions)) < 0)
+    return None
 
 
 def _broadcast_like(xp: Any, result: Any, inputs: list[Any]) -> Any:

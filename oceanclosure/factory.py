@@ -16,6 +16,7 @@ from .build import build_grid
 from .closures.base import Closure, NoClosure, as_closure
 from .closures.checkpoint import load_parameters, sidecar_path
 from .closures.library import LibraryClosure
+from .errors import InputError
 from .fieldfile import field_on_grid, open_netcdf, variable_of
 
 
@@ -78,7 +79,7 @@ def history_from_file(path: Path, grid, start: float, span: float, variable: str
     times, values = _read_history(path, grid, variable)
     tol = 1e-9 * max(1.0, abs(start), span)
     if times[0] > start - span + tol or times[-1] < start - tol:
-        raise ValueError(
+        raise InputError(
             f"closure history {path} covers t in [{times[0]:g}, {times[-1]:g}]; the delay needs "
             f"[{start - span:g}, {start:g}]"
         )
@@ -98,10 +99,10 @@ def _read_history(path: Path, grid, variable: str):
         da = field_on_grid(variable_of(open_netcdf(path, what), variable, path, what), grid, f"{what}: '{variable}'",
                            time="required")
     except FileNotFoundError as err:
-        raise ValueError(str(err)) from None
+        raise InputError(str(err)) from None
     times = np.asarray(da["time"].values, dtype=float)
     if len(times) < 2 or np.any(np.diff(times) <= 0):
-        raise ValueError(f"closure history {path}: needs at least two snapshots at increasing times")
+        raise InputError(f"closure history {path}: needs at least two snapshots at increasing times")
     return times, np.asarray(da.values, dtype=float)
 
 
@@ -194,9 +195,13 @@ def _check_trained_spec(case, path: Path) -> None:
     from .io import CheckpointError
 
     try:
-        saved = json.loads(sidecar_path(path).read_text()).get("spec")
+        manifest = json.loads(sidecar_path(path).read_text())
     except (OSError, ValueError) as err:
         raise CheckpointError(f"{sidecar_path(path)} is missing or unreadable ({err}); retrain the case") from None
+    if not isinstance(manifest, dict):
+        raise CheckpointError(f"{sidecar_path(path)} is not a parameter manifest (a JSON object); it is corrupt: "
+                              "retrain the case with 'oceanclosure train --overwrite'")
+    saved = manifest.get("spec")
     current = [c.model_dump(mode="json") for c in case.closures]
     if saved != current:
         raise CheckpointError(

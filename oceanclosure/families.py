@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import InputError
 from .grid import Grid
 from .quadrature import SAMPLINGS
 
@@ -36,11 +37,11 @@ def random_fourier_coefficients(modes: int, amplitude: float, seed: int) -> tupl
     ``a = amplitude · N(0, 1) / k`` then ``φ ~ U(0, 2π)``, both from ``numpy.random.default_rng(seed)``.
     """
     if isinstance(modes, bool) or not isinstance(modes, (int, np.integer)) or modes < 1:
-        raise ValueError(f"random_fourier: modes must be an int >= 1, got {modes!r}")
+        raise InputError(f"random_fourier: modes must be an int >= 1, got {modes!r}")
     if not (np.isfinite(amplitude) and amplitude >= 0):
-        raise ValueError(f"random_fourier: amplitude must be a finite number >= 0, got {amplitude!r}")
+        raise InputError(f"random_fourier: amplitude must be a finite number >= 0, got {amplitude!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"random_fourier: seed must be an int >= 0, got {seed!r}")
+        raise InputError(f"random_fourier: seed must be an int >= 0, got {seed!r}")
     rng = np.random.default_rng(seed)
     k = np.arange(1, modes + 1)
     a = amplitude * rng.standard_normal(modes) / k
@@ -61,9 +62,9 @@ def fourier_sine_series(grid: Grid, k: np.ndarray, a: np.ndarray, phi: np.ndarra
       float64 array of shape ``grid.array_shape``.
     """
     if grid.ndim != 1:
-        raise ValueError(f"fourier_sine_series: needs a 1-D grid, got dims {list(grid.dims)}")
+        raise InputError(f"fourier_sine_series: needs a 1-D grid, got dims {list(grid.dims)}")
     if sampling not in SAMPLINGS:
-        raise ValueError(f"fourier_sine_series: sampling must be one of {', '.join(map(repr, SAMPLINGS))}, "
+        raise InputError(f"fourier_sine_series: sampling must be one of {', '.join(map(repr, SAMPLINGS))}, "
                          f"got {sampling!r}")
     k, a, phi = (np.asarray(v, dtype=np.float64) for v in (k, a, phi))
     n = grid.nx

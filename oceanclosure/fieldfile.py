@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .errors import DataFileError, MissingFileError
 from .grid import Grid
 
 COORDINATE_TOLERANCE = 1e-3
 """File coordinates match the grid's cell centres within this fraction of a cell width."""
 
 
-class FieldFileError(ValueError):
+class FieldFileError(DataFileError):
     """A netCDF field that is missing, unreadable or not on the case grid; the message says which."""
 
 
@@ -30,7 +31,7 @@ def open_netcdf(path: Path, what: str) -> xr.Dataset:
     """The dataset at ``path``, loaded; ``what`` names the case key in messages."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{what}: {path} does not exist (paths are relative to the case directory)")
+        raise MissingFileError(f"{what}: {path} does not exist (paths are relative to the case directory)")
     try:
         with xr.open_dataset(path, decode_times=False, decode_timedelta=False) as ds:
             return ds.load()
@@ -70,6 +71,43 @@ def field_on_grid(da: xr.DataArray, grid: Grid, what: str, *, time: str = "optio
     if has_time and "time" not in da.coords:
         raise FieldFileError(f"{what} has no 'time' coordinate")
     return da
+
+
+TIME_TOLERANCE = 1e-6
+"""A requested time matches a file's time within this fraction of max(1, |largest time|) (float32 times pass)."""
+
+
+def at_time(da: xr.DataArray, time: float | None, what: str, key: str) -> xr.DataArray:
+    """``da`` at one time: its only time when ``time`` is None, else the file time that equals ``time``.
+
+    A field without a time dimension is itself (and refuses a ``time``). Several times and no ``time``
+    are refused, naming the times, as is a ``time`` that is none of them (within `TIME_TOLERANCE`);
+    ``key`` is the case key that picks it (``initial_condition.time``).
+    """
+    if "time" not in da.dims:
+        if time is not None:
+            raise FieldFileError(f"{what} has no time dimension, so there is no time to pick; remove {key}")
+        return da
+    times = np.asarray(da["time"].values, dtype=np.float64)
+    if time is None:
+        if times.size != 1:
+            raise FieldFileError(f"{what} has {times.size} times ({_times_text(times)}); set {key} to the one "
+                                 "to start from")
+        return da.isel(time=0)
+    distance = np.abs(times - time)
+    nearest = int(np.argmin(distance)) if times.size else None
+    if nearest is None or distance[nearest] > TIME_TOLERANCE * max(1.0, float(np.max(np.abs(times)))):
+        raise FieldFileError(f"{what} has no time {time:g}: its times are {_times_text(times)}; set {key} to "
+                             "one of them")
+    return da.isel(time=nearest)
+
+
+def _times_text(times: np.ndarray, shown: int = 8) -> str:
+    """``0, 0.5, 1`` or, for many, ``0, 0.5, 1, ..., 9.5, 10`` (the first and last few)."""
+    if times.size == 0:
+        return "none"
+    text = [f"{t:.10g}" for t in times]
+    return ", ".join(text if len(text) <= shown else [*text[:3], "...", *text[-2:]])
 
 
 def _check_coordinate(da, grid: Grid, dim: int, name: str, what: str, required: bool) -> None:

@@ -26,6 +26,8 @@ from typing import Callable
 
 import jax.numpy as jnp
 
+from .errors import InputError
+
 WENO_EPSILON = 1e-12
 
 
@@ -190,4 +192,4 @@ def get_scheme(scheme: str | Scheme) -> Scheme:
     try:
         return SCHEMES[scheme]
     except KeyError:
-        raise ValueError(f"unknown scheme {scheme!r}; known schemes: {', '.join(SCHEMES)}") from None
+        raise InputError(f"unknown scheme {scheme!r}; known schemes: {', '.join(SCHEMES)}") from None

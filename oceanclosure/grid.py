@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import InputError
+
 DIMENSION_NAMES = ("x", "y")
 #: The dimension tuples a grid may have, and the names of each dimension's sides.
 ALLOWED_DIMS = (("x",), ("z",), ("x", "y"))
@@ -64,22 +66,22 @@ class Grid:
         dims = tuple(str(d) for d in self.dims) or default_dims(len(shape))
         object.__setattr__(self, "dims", dims)
         if dims not in ALLOWED_DIMS:
-            raise ValueError(f"Grid: dims must be one of {[list(d) for d in ALLOWED_DIMS]}, got {list(dims)}")
+            raise InputError(f"Grid: dims must be one of {[list(d) for d in ALLOWED_DIMS]}, got {list(dims)}")
         if len(bounded) != len(shape):
-            raise ValueError(f"Grid: bounded has {len(bounded)} entries, expected {len(shape)}")
+            raise InputError(f"Grid: bounded has {len(bounded)} entries, expected {len(shape)}")
         if len(shape) not in (1, 2):
-            raise ValueError(f"Grid: expected 1 or 2 dimensions, got shape {shape}")
+            raise InputError(f"Grid: expected 1 or 2 dimensions, got shape {shape}")
         if len(domain) != len(shape):
-            raise ValueError(
+            raise InputError(
                 f"Grid: domain has {len(domain)} dimension(s) but shape {shape} has {len(shape)}"
             )
         if len(dims) != len(shape):
-            raise ValueError(f"Grid: dims {list(dims)} do not match shape {shape}")
+            raise InputError(f"Grid: dims {list(dims)} do not match shape {shape}")
         for name, n, (lo, hi) in zip(dims, shape, domain):
             if n < 1:
-                raise ValueError(f"Grid: n{name} must be >= 1, got {n}")
+                raise InputError(f"Grid: n{name} must be >= 1, got {n}")
             if not hi > lo:
-                raise ValueError(f"Grid: domain along {name} must have x1 > x0, got [{lo}, {hi}]")
+                raise InputError(f"Grid: domain along {name} must have x1 > x0, got [{lo}, {hi}]")
 
     @classmethod
     def uniform(cls, n: int | Sequence[int], domain, dims: Sequence[str] = ()) -> "Grid":
@@ -96,7 +98,7 @@ class Grid:
     def dim_index(self, name: str) -> int:
         """Dimension number of the dimension called ``name``."""
         if name not in self.dims:
-            raise ValueError(f"the grid has dimensions {list(self.dims)}, not {name!r}")
+            raise InputError(f"the grid has dimensions {list(self.dims)}, not {name!r}")
         return self.dims.index(name)
 
     def coordinates(self) -> dict[str, np.ndarray]:

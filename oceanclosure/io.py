@@ -23,10 +23,13 @@ import functools
 import json
 import numbers
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
 import threading
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -34,14 +37,11 @@ import jax
 import numpy as np
 import xarray as xr
 
+from .errors import DataFileError, InputError, OutputExistsError
 from .grid import COORDINATE_ATTRS, Grid
 
 
-class OutputExistsError(FileExistsError):
-    """Refusing to replace an existing file without ``overwrite``."""
-
-
-class CheckpointError(ValueError):
+class CheckpointError(DataFileError):
     """A checkpoint that is missing, corrupt, or does not match the run."""
 
 
@@ -72,7 +72,7 @@ def check_writable(path: Path, overwrite: bool) -> Path:
     """Refuse an existing file without ``overwrite``; make sure the folder can exist."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} already exists; pass --overwrite (overwrite=True) to replace it")
+        raise OutputExistsError(f"{path} already exists; pass --overwrite to replace it")
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory; give a file name")
     try:
@@ -179,7 +179,7 @@ def grid_from_dataset(ds: xr.Dataset) -> Grid:
     try:
         return Grid.from_attrs(ds.attrs)
     except KeyError as missing:
-        raise ValueError(f"this dataset has no grid attribute {missing}; was it written by oceanclosure?") from None
+        raise InputError(f"this dataset has no grid attribute {missing}; was it written by oceanclosure?") from None
 
 
 # --- streaming run files -----------------------------------------------------
@@ -202,7 +202,9 @@ class RunFileWriter:
 
     Everything goes to a temporary file beside ``path``. Leaving the ``with`` block
     normally renames it to ``path`` (an existing file is refused unless ``overwrite``,
-    and is never lost). An exception deletes the temporary file, unless
+    and is never lost). With ``append`` the file ``path`` exists (a stopped run's):
+    the temporary file starts as a copy of it, snapshots are appended after its last
+    one, and its ``incomplete`` attribute goes unless `mark_incomplete` is called again. An exception deletes the temporary file, unless
     `mark_incomplete` was called first: then the snapshots written so far are kept,
     and the global attribute ``incomplete`` says why::
 
@@ -212,20 +214,24 @@ class RunFileWriter:
     """
 
     def __init__(self, path, grid: Grid, variables: Mapping[str, object], attrs: Mapping[str, object] = (),
-                 time_units: str = "1", overwrite: bool = False, expected_times: int | None = None):
-        self.path, self.grid, self.overwrite = check_writable(Path(path), overwrite), grid, overwrite
+                 time_units: str = "1", overwrite: bool = False, expected_times: int | None = None,
+                 append: bool = False):
+        self.path, self.grid, self.overwrite = check_writable(Path(path), overwrite or append), grid, overwrite or append
         self._attrs = {"Conventions": "CF-1.10", **grid.attrs(), **dict(attrs)}
         self._about = {name: _attrs(about) for name, about in variables.items()}
         self._record_names = tuple(self._about)
         self._shape = tuple(grid.array_shape)
         if expected_times is not None and not (isinstance(expected_times, numbers.Integral) and expected_times >= 1):
-            raise ValueError(f"RunFileWriter: expected_times must be a whole number >= 1 or None, got {expected_times!r}")
+            raise InputError(f"RunFileWriter: expected_times must be a whole number >= 1 or None, got {expected_times!r}")
         self._expected_times = expected_times
         self.count, self.last_time, self.incomplete = 0, None, None
         self._tmp, self._nc = temporary_beside(self.path), None
         try:
-            self._nc = _open_netcdf(self._tmp)
-            self._define_coordinates(time_units)
+            if append:
+                self._reopen()
+            else:
+                self._nc = _open_netcdf(self._tmp)
+                self._define_coordinates(time_units)
         except BaseException:
             self._discard()
             raise
@@ -234,7 +240,7 @@ class RunFileWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        with _interrupts_deferred():
+        with interrupts_deferred():
             if exc_type is None or self.incomplete is not None:
                 self._commit()
             else:
@@ -245,18 +251,18 @@ class RunFileWriter:
         """More variables, filled into the records already written with `write` (e.g. a baseline)."""
         clash = sorted(set(variables) & set(self._about))
         if clash:
-            raise ValueError(f"RunFileWriter.add_variables: {clash} are already in {self.path.name}; use other names")
+            raise InputError(f"RunFileWriter.add_variables: {clash} are already in {self.path.name}; use other names")
         self._about.update({name: _attrs(about) for name, about in variables.items()})
 
     def append(self, t: float, fields: Mapping[str, np.ndarray]) -> None:
         """Write the snapshot at time ``t`` (after the last one): one array per variable given at construction."""
         if sorted(fields) != sorted(self._record_names):
-            raise ValueError(f"RunFileWriter.append: expected the fields {sorted(self._record_names)}, got "
+            raise InputError(f"RunFileWriter.append: expected the fields {sorted(self._record_names)}, got "
                              f"{sorted(fields)}; give every variable of the file at each output time")
         if self.last_time is not None and not t > self.last_time:
-            raise ValueError(f"RunFileWriter.append: t = {t:g} does not come after the last output t = "
+            raise InputError(f"RunFileWriter.append: t = {t:g} does not come after the last output t = "
                              f"{self.last_time:g}; append snapshots in time order")
-        with _interrupts_deferred():  # a snapshot is written whole or not at all
+        with interrupts_deferred():  # a snapshot is written whole or not at all
             self._put(self.count, {name: fields[name] for name in self._record_names}, t)
             self.count, self.last_time = self.count + 1, float(t)
 
@@ -267,9 +273,9 @@ class RunFileWriter:
                              "append it first")
         unknown = sorted(set(fields) - set(self._about))
         if unknown:
-            raise ValueError(f"RunFileWriter.write: {unknown} are not variables of {self.path.name}; "
+            raise InputError(f"RunFileWriter.write: {unknown} are not variables of {self.path.name}; "
                              "declare them with add_variables")
-        with _interrupts_deferred():
+        with interrupts_deferred():
             self._put(index, {name: fields[name] for name in self._about if name in fields})
 
     def set_attrs(self, attrs: Mapping[str, object]) -> None:
@@ -283,6 +289,23 @@ class RunFileWriter:
     def time(self, index: int) -> float:
         """The time of the record ``index``."""
         return float(self._nc["time"][index])
+
+    def _reopen(self) -> None:
+        """Continue ``path``: copy it to the temporary file and open that for appending."""
+        import netCDF4
+
+        shutil.copyfile(self.path, self._tmp)
+        try:
+            self._nc = netCDF4.Dataset(self._tmp, "a")
+        except OSError as err:
+            raise DataFileError(f"{self.path} cannot be opened to continue it ({err}); start again with "
+                                "--overwrite") from None
+        missing = [name for name in ("time", *self._record_names) if name not in self._nc.variables]
+        if missing:
+            raise DataFileError(f"{self.path} has no variables {missing}: it was not written by this case's run; "
+                                "start again with --overwrite")
+        self.count = len(self._nc.dimensions["time"])
+        self.last_time = float(self._nc["time"][self.count - 1]) if self.count else None
 
     def _define_coordinates(self, time_units: str) -> None:
         for name, coord in coordinates(self.grid).items():
@@ -305,7 +328,7 @@ class RunFileWriter:
         fields = {name: np.asarray(values) for name, values in fields.items()}
         for name, values in fields.items():
             if values.shape != self._shape:
-                raise ValueError(f"RunFileWriter: {name} has shape {values.shape}, the grid's cells are "
+                raise InputError(f"RunFileWriter: {name} has shape {values.shape}, the grid's cells are "
                                  f"{self._shape}; give one snapshot of the field on this grid")
         if t is not None:
             self._nc["time"][index] = t
@@ -319,6 +342,8 @@ class RunFileWriter:
         if self.incomplete is not None:
             attrs["incomplete"] = self.incomplete
         try:
+            if self.incomplete is None and "incomplete" in self._nc.ncattrs():
+                self._nc.delncattr("incomplete")  # a continued run that is now complete
             self._nc.setncatts(attrs)
             self._nc.close()
             move_into_place(self._tmp, self.path, self.overwrite)
@@ -348,8 +373,19 @@ def _record_chunks(dims: tuple[str, ...], nc, dtype: np.dtype, expected_times: i
     return (count if expected_times is None else min(count, expected_times), *sizes)
 
 
+def read_run_attrs(path) -> tuple[dict, np.ndarray]:
+    """A run file's global attributes and its times (nothing else is read)."""
+    import netCDF4
+
+    try:
+        with netCDF4.Dataset(Path(path), "r") as nc:
+            return {k: nc.getncattr(k) for k in nc.ncattrs()}, np.asarray(nc["time"][:], dtype=np.float64)
+    except (OSError, IndexError, KeyError) as err:
+        raise DataFileError(f"{path} is not a readable run file ({err}); start again with --overwrite") from None
+
+
 @contextlib.contextmanager
-def _interrupts_deferred():
+def interrupts_deferred():
     """Hold SIGINT until the block is done, then deliver it (main thread only; elsewhere a no-op)."""
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
         yield  # not ours to defer: another thread, or a handler installed outside Python
@@ -383,12 +419,17 @@ def save_state(state, path, metadata: Mapping[str, object] = (), overwrite: bool
     return Path(path)
 
 
+#: What reading a damaged .npz raises: a truncated zip (BadZipFile, EOFError), a missing member (KeyError),
+#: a pickled or mangled array (ValueError, TypeError), a damaged compressed member (zlib.error), the disk (OSError).
+UNREADABLE_NPZ = (OSError, ValueError, TypeError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
 def read_state_metadata(path) -> dict:
     """The metadata stored with a checkpoint by `save_state`."""
     try:
         with np.load(Path(path), allow_pickle=False) as data:
             return json.loads(str(data["__meta__"]))
-    except (OSError, ValueError, KeyError) as err:
+    except UNREADABLE_NPZ as err:
         raise CheckpointError(f"checkpoint {path} is unreadable or corrupt ({err}); delete it or restore a good copy") from None
 
 
@@ -401,14 +442,19 @@ def load_state(path, like):
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["__meta__"]))
             leaves = [data[f"leaf_{i}"] for i in range(len(meta["shapes"]))]
-    except (OSError, ValueError, KeyError) as err:
+    except UNREADABLE_NPZ as err:
         raise CheckpointError(f"checkpoint {path} is unreadable or corrupt ({err}); delete it or restore a good copy") from None
     like_leaves, treedef = jax.tree_util.tree_flatten(like)
     expected = [list(np.shape(leaf)) for leaf in like_leaves]
-    if meta["treedef"] != str(treedef) or meta["shapes"] != expected:
+    if meta["shapes"] != expected:
         raise CheckpointError(
             f"checkpoint {path} does not match this run: it holds shapes {meta['shapes']}, "
             f"the run needs {expected}; use the checkpoint of the same case and grid"
+        )
+    if meta["treedef"] != str(treedef):
+        raise CheckpointError(
+            f"checkpoint {path} does not match this run: its state is structured as {meta['treedef']}, the run's "
+            f"as {treedef} (other fields or another closure memory); use the checkpoint of the same case"
         )
     restored = [np.asarray(a, dtype=np.asarray(l).dtype) for a, l in zip(leaves, like_leaves)]
     return jax.tree_util.tree_unflatten(treedef, restored)

@@ -21,6 +21,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from .errors import InputError
+
 #: name → function of the per-time RMS errors (array over k) and the largest |error| → value.
 METRICS: dict[str, Callable[[np.ndarray, float], float]] = {
     "time_mean_rms": lambda rms, max_abs: float(np.mean(rms)),
@@ -47,7 +49,7 @@ class ErrorAccumulator:
     def add(self, value: np.ndarray, truth: np.ndarray) -> None:
         error = np.asarray(value, dtype=np.float64) - np.asarray(truth, dtype=np.float64)
         if error.size == 0:
-            raise ValueError("metrics: an empty field has no error")
+            raise InputError("metrics: an empty field has no error")
         self.rms.append(math.sqrt(float(np.mean(error**2))))
         self.max_abs = max(self.max_abs, float(np.max(np.abs(error))))
 
@@ -66,18 +68,18 @@ def align(run: xr.DataArray, truth: xr.DataArray) -> tuple[xr.DataArray, xr.Data
     """
     common = np.intersect1d(run["time"].values, truth["time"].values)
     if common.size == 0:
-        raise ValueError("metrics: the run and the truth have no output time in common")
+        raise InputError("metrics: the run and the truth have no output time in common")
     run, truth = run.sel(time=common), truth.sel(time=common)
     for dim in run.dims:
         if dim == "time":
             continue
         if dim not in truth.dims or truth.sizes[dim] != run.sizes[dim]:
-            raise ValueError(f"metrics: the run has {run.sizes[dim]} cells along {dim}, the truth "
+            raise InputError(f"metrics: the run has {run.sizes[dim]} cells along {dim}, the truth "
                              f"{truth.sizes.get(dim, 0)}; cell-average one onto the other's grid "
                              "(analysis.coarse_grain)")
         if dim in run.coords and dim in truth.coords and not np.allclose(run[dim].values, truth[dim].values,
                                                                          rtol=0, atol=1e-9 * _span(run[dim])):
-            raise ValueError(f"metrics: the run and the truth have other cell centres along {dim}")
+            raise InputError(f"metrics: the run and the truth have other cell centres along {dim}")
     return run, truth.transpose(*run.dims)
 
 

@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .errors import InputError
 from .expressions import parse_expression
 
 
@@ -35,13 +36,13 @@ class ObservationMap:
         self.targets, self.sources = tuple(targets), tuple(sources)
         unknown = [k for k in mapping if k not in self.targets]
         if unknown:
-            raise ValueError(f"observations.map: {unknown} are not variables of the model (its variables: "
+            raise InputError(f"observations.map: {unknown} are not variables of the model (its variables: "
                              f"{', '.join(self.targets)})")
         self.expressions = {k: parse_expression(text, self.sources, what=f"observations.map.{k}")
                             for k, text in mapping.items()}
         missing = [k for k in self.targets if k not in self.expressions and k not in self.sources]
         if missing:
-            raise ValueError(f"observations.map: the truth's model has no {missing} (its variables: "
+            raise InputError(f"observations.map: the truth's model has no {missing} (its variables: "
                              f"{', '.join(self.sources)}); give each an expression, e.g. map = "
                              f"{{ {missing[0]} = \"...\" }}")
 

@@ -60,6 +60,7 @@ from typing import Callable
 
 import numpy as np
 
+from .errors import InputError
 from .grid import Grid
 
 __all__ = [
@@ -103,7 +104,7 @@ def sample(function: Function, grid: Grid, sampling: str = "cell_average",
         return point_values(function, grid)
     if sampling == "cell_average":
         return cell_average(function, grid, points)
-    raise ValueError(f"sample: sampling must be one of {', '.join(map(repr, SAMPLINGS))}, got {sampling!r}")
+    raise InputError(f"sample: sampling must be one of {', '.join(map(repr, SAMPLINGS))}, got {sampling!r}")
 
 
 def point_values(function: Function, grid: Grid) -> np.ndarray:
@@ -155,12 +156,12 @@ def cell_average(
 
 def _check_options(points, rtol, max_level, ndim):
     if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 1:
-        raise ValueError(f"cell_average: points must be an int >= 1, got {points!r}")
+        raise InputError(f"cell_average: points must be an int >= 1, got {points!r}")
     if not (isinstance(rtol, (int, float)) and rtol >= 0):
-        raise ValueError(f"cell_average: rtol must be a number >= 0, got {rtol!r}")
+        raise InputError(f"cell_average: rtol must be a number >= 0, got {rtol!r}")
     max_level = DEFAULT_MAX_LEVEL[ndim] if max_level is None else max_level
     if isinstance(max_level, bool) or not isinstance(max_level, (int, np.integer)) or max_level < 0:
-        raise ValueError(f"cell_average: max_level must be an int >= 0, got {max_level!r}")
+        raise InputError(f"cell_average: max_level must be an int >= 0, got {max_level!r}")
     return int(points), float(rtol), int(max_level)
 
 
@@ -239,7 +240,7 @@ def _check_finite(values: np.ndarray, coords: dict[str, np.ndarray]) -> None:
     if bad.any():
         i = int(np.argmax(bad))
         where = ", ".join(f"{name}={c[i]!r}" for name, c in coords.items())
-        raise ValueError(
+        raise InputError(
             f"cell_average: the function must be finite inside the cells, "
             f"got {values[i]!r} at {where}"
         )

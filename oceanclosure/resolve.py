@@ -23,6 +23,7 @@ from .build import (
     dtype_for,
     initial_fields,
 )
+from .closure_provenance import closure_attrs
 from .closures.base import Closure, as_closure
 from .factory import build_closures
 from .grid import Grid
@@ -48,6 +49,8 @@ class Setup:
         case as overridden (`truth.truth_inapplicable`), or None (it applies, or there
         is no truth).
       truth_notes: what the truth is compared across as given (`truth.truth_notes`).
+      closure_attrs: what the closure was built from: parameter files, their SHA-256,
+        the ensemble member, untrained parts (`closure_provenance.closure_attrs`).
     """
 
     case: object
@@ -61,6 +64,7 @@ class Setup:
     dtype: np.dtype
     truth_not_compared: str | None = None
     truth_notes: tuple[str, ...] = ()
+    closure_attrs: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def resolve(case, closure: Closure | None = None) -> Setup:
@@ -73,7 +77,8 @@ def resolve(case, closure: Closure | None = None) -> Setup:
     dtype = dtype_for(case.grid.precision)
     bc = build_boundary(case)
     model = build_model(case, build_grid(case, bc), bc)
-    closure = build_closures(case) if closure is None else as_closure(closure)
+    own = closure is None
+    closure = build_closures(case) if own else as_closure(closure)
     simulation = build_simulation(case, closure, model)
     reason = truth_inapplicable(case)
     truth = AnalyticTruth.from_case(case, grid=model.grid) if reason is None else None
@@ -82,4 +87,5 @@ def resolve(case, closure: Closure | None = None) -> Setup:
         truth(case.time.stop)
     times = output_times(case.time.start, case.time.stop, case.time.output_interval)
     return Setup(case, model.grid, model, simulation.closure, simulation, fields0, truth, times, dtype,
-                 None if reason == NO_TRUTH else reason, tuple(truth_notes(case)))
+                 None if reason == NO_TRUTH else reason, tuple(truth_notes(case)),
+                 closure_attrs(case, simulation.closure, own))

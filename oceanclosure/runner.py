@@ -12,11 +12,26 @@ output time, or the fine or file truth, read a snapshot at a time from its file
 the truth inapplicable (`truth.truth_inapplicable`) nothing is compared, and the
 global attribute ``truth_not_compared`` says why; ``truth_notes`` lists what is
 compared as given (`truth.truth_notes`).
+
+A field u that grows past ``time.growth_bound`` x max(max |u₀|, max |u_truth| over the
+output times) stops the run as a blow-up does (`simulation.GrowthBoundError`); a
+variable whose initial state and truth are zero everywhere is not bounded. The
+closure's provenance (`closure_provenance`: parameter files and their SHA-256, the
+ensemble member, untrained parts) goes into the global attributes.
+
+A run stopped by SIGINT leaves, beside its file ``run.nc``, the restart checkpoint
+``run.restart.npz`` (`restart_path`: the state at the last output written, closure
+memory included, with the steps taken and what identifies the run).
+``run_to_file(..., resume=True)`` checks that the case and options are those of the
+stopped run (``case_sha256`` and the closure parameters' digest), continues from that
+state with the same output times and dt, and appends to the same file: the result is
+bit-identical to a run that never stopped. A completed run removes the checkpoint.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time as _time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,10 +41,22 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from .io import RunFileWriter, check_writable, make_dataset
+from .errors import DataFileError, InputError, MissingFileError, RunFailedError
+from .io import (
+    RunFileWriter,
+    check_writable,
+    interrupts_deferred,
+    load_state,
+    make_dataset,
+    read_run_attrs,
+    read_state_metadata,
+    save_state,
+)
 from .resolve import resolve
 from .simulation import (
     BlowUpError,
+    GrowthBound,
+    GrowthBoundError,
     SimState,
     Simulation,
     SimulationInterrupted,
@@ -39,7 +66,7 @@ from .timestepping import output_times
 from .truth import TIME_TOLERANCE, open_truth, truth_label
 
 
-class RunBlowUpError(RuntimeError):
+class RunBlowUpError(RunFailedError):
     """A run that stopped being finite; the output up to then is in ``dataset`` (`run`) or in the
     file ``path`` (`run_to_file`), and ends at time ``t``."""
 
@@ -65,43 +92,57 @@ class _Truth:
     Attributes:
       about: ``{"<name>_truth": CF attributes (or a long_name)}``, in output order.
       at: ``at(index, t) -> {"<name>_truth": values}`` at the run's output ``index``, time ``t``.
+      peaks: ``{name: max |truth|}`` over the run's output times, per field.
       close: releases what ``at`` reads from (a file).
     """
 
     about: dict[str, object]
     at: Callable[[int, float], dict[str, np.ndarray]]
+    peaks: dict[str, float]
     close: Callable[[], None] = lambda: None
 
 
 @dataclasses.dataclass(frozen=True)
 class _Setup:
-    """What a run needs, built once: the simulation, its initial state, the truth (or None), the truth's notes."""
+    """What a run needs, built once: the simulation, its initial state, the truth (or None), the truth's
+    notes, the growth bound (None: none), the closure's provenance attributes."""
 
     sim: Simulation
     state: SimState
     truth: _Truth | None
     truth_attrs: dict[str, str]
+    bound: GrowthBound | None = None
+    closure_attrs: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-def _setup(case, closure, truth: bool = True, progress=None) -> _Setup:
-    """The parts of a run; with ``truth``, the truth to write (a fine one may be generated first)."""
+def _setup(case, closure, truth: bool = True, progress=None, bounded: bool = True) -> _Setup:
+    """The parts of a run; with ``truth``, the truth to write (a fine one may be generated first);
+    with ``bounded``, the growth bound from the initial state and that truth."""
     setup = resolve(case, closure)
     sim = setup.simulation
     state = sim.initial_state({k: jnp.asarray(v) for k, v in setup.fields0.items()}, case.time.start)
-    if not truth:
-        return _Setup(sim, state, None, {})
-    attrs = {"truth_not_compared": setup.truth_not_compared} if setup.truth_not_compared else {}
-    if setup.truth_notes:
+    attrs = {"truth_not_compared": setup.truth_not_compared} if setup.truth_not_compared and truth else {}
+    if setup.truth_notes and truth:
         attrs["truth_notes"] = "\n".join(setup.truth_notes)
-    return _Setup(sim, state, _truth(case, setup, progress), attrs)
+    written = _truth(case, setup, progress) if truth else None
+    bound = _growth_bound(case, setup.fields0, written) if bounded else None
+    return _Setup(sim, state, written, attrs, bound, setup.closure_attrs)
+
+
+def _growth_bound(case, fields0: dict, truth: _Truth | None) -> GrowthBound:
+    """time.growth_bound x max(max |u₀|, max |u_truth|) per field (0, so unbounded, where both are zero)."""
+    peaks = truth.peaks if truth is not None else {}
+    scales = {name: max(float(np.max(np.abs(values))), peaks.get(name, 0.0)) for name, values in fields0.items()}
+    return GrowthBound(float(case.time.growth_bound), scales)
 
 
 def _truth(case, setup, progress) -> _Truth | None:
     """The case's truth as the run writes it (None: no truth, or not compared)."""
     if setup.truth is not None:
         analytic = setup.truth
+        peak = max(float(np.max(np.abs(analytic(float(t))))) for t in setup.times)
         return _Truth({"u_truth": f"analytic solution '{case.truth.analytic}'"},
-                      lambda index, t: {"u_truth": analytic(t)})
+                      lambda index, t: {"u_truth": analytic(t)}, {"u": peak})
     if case.truth is None or case.truth.source == "analytic" or setup.truth_not_compared:
         return None
     return _stored_truth(case, setup.grid, progress)
@@ -124,10 +165,23 @@ def _stored_truth(case, grid, progress) -> _Truth:
         return {f"{name}_truth": np.asarray(ds[name].isel(time=index).transpose(*spatial).values)
                 for name in names}
 
-    return _Truth(about, at, ds.close)
+    return _Truth(about, at, {name: _abs_max(ds[name]) for name in names}, ds.close)
 
 
-def run(case, closure=None, progress=None, baseline: bool = False, truth: bool = True) -> xr.Dataset:
+#: How much of a truth file `_abs_max` reads at once.
+_BLOCK_BYTES = 64 << 20
+
+
+def _abs_max(values: xr.DataArray) -> float:
+    """max |values| over all times, reading a block of times at a time."""
+    block = max(1, _BLOCK_BYTES // max(1, values.dtype.itemsize * (values.size // max(1, values.sizes["time"]))))
+    peaks = [float(np.abs(values.isel(time=slice(start, start + block)).values).max())
+             for start in range(0, values.sizes["time"], block)]
+    return max(peaks, default=0.0)
+
+
+def run(case, closure=None, progress=None, baseline: bool = False, truth: bool = True,
+        growth_bound: bool = True) -> xr.Dataset:
     """Run ``case`` and return its output as an `xarray.Dataset`.
 
     Args:
@@ -137,13 +191,15 @@ def run(case, closure=None, progress=None, baseline: bool = False, truth: bool =
         (only when there is a closure).
       truth: write the case's truth beside the fields (False: do not, and do not
         generate a missing fine truth).
+      growth_bound: stop at ``time.growth_bound`` (False: do not; for a reference run, such as
+        the fine truth's, whose growth is the physics').
 
     The dataset holds each field ``u`` (this run) and, when the case has a truth that
     applies to it, ``u_truth`` at the same times (see the module docstring). Raises
     `RunBlowUpError` (with the finite part of the output attached) if the state stops
     being finite.
     """
-    setup = _setup(case, closure, truth, progress)
+    setup = _setup(case, closure, truth, progress, bounded=growth_bound)
     try:
         ds = _run_in_memory(case, setup, progress)
     finally:
@@ -158,17 +214,34 @@ def run(case, closure=None, progress=None, baseline: bool = False, truth: bool =
 def _run_in_memory(case, setup: _Setup, progress) -> xr.Dataset:
     started = _time.perf_counter()
     try:
-        trajectory = setup.sim.run(setup.state, case.time.stop, case.time.output_interval, progress=progress)
+        trajectory = setup.sim.run(setup.state, case.time.stop, case.time.output_interval, progress=progress,
+                                   bound=setup.bound)
     except BlowUpError as err:
         partial = _dataset(case, setup, err.trajectory, _time.perf_counter() - started)
         last = float(err.trajectory.times[-1])
-        partial.attrs["incomplete"] = incomplete_note("the run stopped being finite", last, case.time.stop)
+        partial.attrs["incomplete"] = incomplete_note(_stopped_why(err, "the run"), last, case.time.stop)
         raise RunBlowUpError(str(err), dataset=partial, t=last) from None
     return _dataset(case, setup, trajectory, _time.perf_counter() - started)
 
 
+def _stopped_why(err: BlowUpError, what: str) -> str:
+    if isinstance(err, GrowthBoundError):
+        return f"{what} grew past the growth bound (time.growth_bound)"
+    return f"{what} stopped being finite"
+
+
+def restart_path(path) -> Path:
+    """The restart checkpoint of the run file ``path``: ``run.nc`` -> ``run.restart.npz``."""
+    return Path(path).with_suffix(".restart.npz")
+
+
+def case_digest(case) -> str:
+    """The SHA-256 of the resolved case (case.toml with the --set overrides applied, as TOML)."""
+    return hashlib.sha256(case.to_toml().encode()).hexdigest()
+
+
 def run_to_file(case, path, closure=None, progress=None, baseline: bool = False, overwrite: bool = False,
-                truth: bool = True) -> Path:
+                truth: bool = True, resume: bool = False) -> Path:
     """Run ``case`` and stream its output to the netCDF file ``path`` as it is computed.
 
     The file holds what `run` returns (the same variables, attributes and values),
@@ -177,55 +250,175 @@ def run_to_file(case, path, closure=None, progress=None, baseline: bool = False,
     refused unless ``overwrite`` (and is never lost). Arguments as in `run`; the
     baseline run follows the run and fills ``<name>_baseline`` record by record.
 
+    With ``resume``, ``path`` must be the incomplete file of a run stopped by SIGINT
+    (with its `restart_path` checkpoint), of the same case and options: the run
+    continues from its last output and appends to it (module docstring).
+
     Raises:
-      RunBlowUpError: the state stopped being finite; ``path`` holds the finite part.
-      RunInterrupted: SIGINT (a KeyboardInterrupt); ``path`` holds the part computed.
+      RunBlowUpError: the state stopped being finite, or grew past time.growth_bound;
+        ``path`` holds the part before.
+      RunInterrupted: SIGINT (a KeyboardInterrupt); ``path`` holds the part computed,
+        and `restart_path` the state to resume from.
     In both cases the file has a global attribute ``incomplete`` saying why and
     where the output ends.
     """
-    check_writable(Path(path), overwrite)  # refuse before a fine truth is generated
+    path = Path(path)
+    stopped = _stopped_run(path) if resume else None  # refuse before a fine truth is generated
+    if not resume:
+        check_writable(path, overwrite)
     setup = _setup(case, closure, truth, progress)
     try:
         variables = {name: about for name, (_, about) in _field_specs(case, setup).items()}
         count = len(output_times(case.time.start, case.time.stop, case.time.output_interval))
-        with RunFileWriter(path, setup.sim.grid, variables, overwrite=overwrite, expected_times=count,
-                           time_units=case.physics.time_units) as out:
-            _stream_run(case, setup, out, progress)
+        identity = _identity(case, setup, baseline)
+        previous = None if stopped is None else _Previous.of(path, stopped, identity, setup.state)
+        writer = RunFileWriter(path, setup.sim.grid, variables, overwrite=overwrite or resume, expected_times=count,
+                               time_units=case.physics.time_units, append=resume)
+        with writer as out:
+            save_restart = _stream_run(case, setup, out, progress, identity, previous)
             if baseline and not setup.sim.closure.is_null:
-                _stream_baseline(case, out, setup.sim.model.variables)
+                _stream_baseline(case, out, setup.sim.model.variables, save_restart)
     finally:
         if setup.truth is not None:
             setup.truth.close()
+    restart_path(path).unlink(missing_ok=True)  # complete: nothing to resume
     return out.path
 
 
-def _stream_run(case, setup: _Setup, out: RunFileWriter, progress) -> None:
-    """The run itself, each snapshot (and the truth at its time) appended to ``out``."""
+def _identity(case, setup: _Setup, baseline: bool) -> dict[str, object]:
+    """What a resumed run must share with the stopped one (stored in its restart checkpoint)."""
+    return {"case_sha256": case_digest(case), "closure": setup.sim.closure.describe(),
+            "closure_parameters_sha256": setup.closure_attrs.get("closure_parameters_sha256", "none"),
+            "baseline": bool(baseline and not setup.sim.closure.is_null), "truth": setup.truth is not None}
 
-    def on_output(t: float, fields: dict) -> None:
-        snapshot = dict(fields)
+
+#: What each entry of `_identity` is, in the words of a refusal to resume.
+_IDENTITY_WORDS = {
+    "case_sha256": "the case differs from the stopped run's (case.toml or the --set options changed)",
+    "closure": "the closure differs from the stopped run's (--closure, or the [[closure]] tables)",
+    "closure_parameters_sha256": "the closure parameters changed since the run stopped (retrained, or another "
+                                 "parameters_file)",
+    "baseline": "the stopped run was started with a different --no-baseline",
+    "truth": "the stopped run compared with a truth and this one does not, or the other way round",
+}
+
+
+def _stopped_run(path: Path) -> dict:
+    """The attributes, length and restart metadata of a stopped run's file; refuses one that cannot resume."""
+    restart = restart_path(path)
+    if not path.is_file():
+        raise MissingFileError(f"{path} does not exist: there is no stopped run to resume; run without --resume")
+    attrs, times = read_run_attrs(path)
+    if "incomplete" not in attrs:
+        raise InputError(f"{path} is complete: there is nothing to resume; to run it again, pass --overwrite "
+                         "instead of --resume")
+    if not restart.is_file():
+        raise DataFileError(f"{path} cannot be resumed: {attrs['incomplete']}, and it has no restart checkpoint "
+                            f"{restart.name} (only a run stopped by SIGINT leaves one); start again with --overwrite")
+    return {"attrs": attrs, "times": times, "meta": read_state_metadata(restart)}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Previous:
+    """A stopped run to continue: its restart state and what it had done (steps, dt, wall time)."""
+
+    state: SimState
+    steps: int
+    dt: float
+    max_dt: float
+    wall_seconds: float
+
+    @classmethod
+    def of(cls, path: Path, stopped: dict, identity: dict, like: SimState) -> "_Previous":
+        meta, times, restart = stopped["meta"], stopped["times"], restart_path(path)
+        for key, words in _IDENTITY_WORDS.items():
+            if meta.get(key) != identity[key]:
+                raise InputError(f"cannot resume {path}: {words}; resume with the case and options of the stopped "
+                                 "run, or start again with --overwrite")
+        if (meta.get("count") != times.size or meta.get("t") != float(times[-1])
+                or stopped["attrs"].get("case_sha256") != meta.get("case_sha256")):
+            raise DataFileError(f"the restart checkpoint {restart} does not belong to {path} (it stops at output "
+                                f"{meta.get('count')}, t = {meta.get('t')}; the file has {times.size} outputs); "
+                                "start again with --overwrite")
+        return cls(load_state(restart, like), int(meta["steps"]), float(meta["dt"]), float(meta["max_dt"]),
+                   float(meta.get("wall_seconds", 0.0)))
+
+
+class _Written:
+    """The last snapshot written to the file, with the state to restart from (updated with the file)."""
+
+    def __init__(self, previous: _Previous | None):
+        self.snapshot = None
+        self.steps, self.dt = (0, np.inf) if previous is None else (previous.steps, previous.dt)
+
+    def totals(self, trajectory: Trajectory | None = None) -> tuple[int, float]:
+        """Steps and smallest dt of the whole run, up to the file's end (or ``trajectory``'s)."""
+        steps, dt = (self.snapshot.steps, self.snapshot.dt) if self.snapshot is not None else (0, np.inf)
+        if trajectory is not None:
+            steps, dt = trajectory.steps, trajectory.dt
+        return self.steps + int(steps), float(min(self.dt, dt))
+
+
+def _stream_run(case, setup: _Setup, out: RunFileWriter, progress, identity: dict,
+                previous: _Previous | None = None) -> Callable[[], None]:
+    """The run itself (or its continuation), each snapshot (and the truth at its time) appended to ``out``.
+
+    Returns what saves the restart checkpoint at the run's end (for an interrupted baseline).
+    """
+    sim, written = setup.sim, _Written(previous)
+    plan = sim.plan(setup.state, case.time.stop, case.time.output_interval)
+    if previous is not None and plan.max_dt != previous.max_dt:
+        raise DataFileError(f"cannot resume {out.path} bit-identically: its time step limit was "
+                            f"{previous.max_dt!r}, now it is {plan.max_dt!r}; start again with --overwrite")
+
+    def on_output(t: float, fields: dict, snapshot) -> None:
+        values = dict(fields)
         if setup.truth is not None:
-            snapshot.update(setup.truth.at(out.count, t))
-        out.append(t, snapshot)
+            values.update(setup.truth.at(out.count, t))
+        with interrupts_deferred():  # the file and the restart state move together
+            out.append(t, values)
+            written.snapshot = snapshot
 
     started = _time.perf_counter()
+    before = 0.0 if previous is None else previous.wall_seconds
+    options = {"progress": progress, "on_output": on_output, "keep": False, "bound": setup.bound, "with_state": True}
     try:
-        trajectory = setup.sim.run(setup.state, case.time.stop, case.time.output_interval, progress=progress,
-                                   on_output=on_output, keep=False)
+        if previous is None:
+            trajectory = sim.run(setup.state, case.time.stop, case.time.output_interval, **options)
+        else:
+            trajectory = sim.resume(previous.state, plan, **options)
     except (BlowUpError, SimulationInterrupted) as err:
-        out.set_attrs(_run_attrs(case, setup, err.trajectory, _time.perf_counter() - started))
+        wall = before + _time.perf_counter() - started
+        out.set_attrs(_run_attrs(case, setup, *written.totals(), wall))
+        if isinstance(err, SimulationInterrupted):
+            _save_restart(out, written, identity, plan.max_dt, wall)
+        else:
+            restart_path(out.path).unlink(missing_ok=True)
         _stopped_early(out, err, "the run", out.last_time, case.time.stop)
-    out.set_attrs(_run_attrs(case, setup, trajectory, _time.perf_counter() - started))
+    wall = before + _time.perf_counter() - started
+    out.set_attrs(_run_attrs(case, setup, *written.totals(trajectory), wall))
+    return lambda: _save_restart(out, written, identity, plan.max_dt, wall)
 
 
-def _stream_baseline(case, out: RunFileWriter, variables) -> None:
+def _save_restart(out: RunFileWriter, written: _Written, identity: dict, max_dt: float, wall: float) -> None:
+    """The state at the file's last output, beside it (`restart_path`); kept as it is when nothing new was written."""
+    if written.snapshot is None or out.count == 0:
+        return
+    steps, dt = written.totals()
+    meta = {**identity, "count": out.count, "t": out.last_time, "steps": steps, "dt": dt, "max_dt": max_dt,
+            "wall_seconds": wall}
+    with interrupts_deferred():
+        save_state(written.snapshot.state, restart_path(out.path), metadata=meta, overwrite=True)
+
+
+def _stream_baseline(case, out: RunFileWriter, variables, save_restart: Callable[[], None] = lambda: None) -> None:
     """The same case without its closure into ``<name>_baseline``, at the same output times.
 
     After a blow-up of the baseline its values stay NaN (the file's fill value), as in `run`.
     """
     from .closures import NoClosure
 
-    base = _setup(case, NoClosure(), truth=False)
+    base = _setup(case, NoClosure(), truth=False, bounded=False)
     out.add_variables({f"{v.name}_baseline": _baseline_attrs(v) for v in variables})
     written: list[float] = []  # the times written, to check that they are the run's
 
@@ -242,6 +435,7 @@ def _stream_baseline(case, out: RunFileWriter, variables) -> None:
     except BlowUpError:
         pass  # keep what there is; the rest is NaN
     except SimulationInterrupted as err:
+        save_restart()  # the run is done: resumed, it goes straight to the baseline
         _stopped_early(out, err, "the baseline run (no closure)", written[-1] if written else None,
                        case.time.stop)
 
@@ -249,7 +443,7 @@ def _stream_baseline(case, out: RunFileWriter, variables) -> None:
 def _stopped_early(out: RunFileWriter, err: Exception, what: str, last: float | None, stop: float) -> None:
     """Keep what ``out`` holds, marked incomplete, and raise the runner's error for ``err``."""
     if isinstance(err, BlowUpError):
-        out.mark_incomplete(incomplete_note(f"{what} stopped being finite", last, stop))
+        out.mark_incomplete(incomplete_note(_stopped_why(err, what), last, stop))
         raise RunBlowUpError(str(err), path=out.path, t=last) from None
     if out.count == 0:  # nothing computed yet: leave no file
         raise RunInterrupted("interrupted before any output was computed; no file was written", None, None,
@@ -257,7 +451,8 @@ def _stopped_early(out: RunFileWriter, err: Exception, what: str, last: float | 
     out.mark_incomplete(incomplete_note(f"{what} was interrupted (SIGINT)", last, stop))
     reached = "before its first output" if last is None else f"at t = {last:g} of {stop:g}"
     raise RunInterrupted(f"interrupted: {what} stopped {reached}; the output up to then is in {out.path} "
-                         "(marked incomplete)", out.path, last, stop) from None
+                         f"(marked incomplete), the state to continue from in {restart_path(out.path)}",
+                         out.path, last, stop) from None
 
 
 def incomplete_note(why: str, last: float | None, stop: float) -> str:
@@ -272,7 +467,7 @@ def _baseline(case, ds: xr.Dataset, names) -> dict[str, xr.DataArray]:
     from .closures import NoClosure
 
     try:
-        base = run(case, closure=NoClosure(), truth=False)
+        base = _run_in_memory(case, _setup(case, NoClosure(), truth=False, bounded=False), None)
     except RunBlowUpError as err:  # keep what there is; the rest is NaN
         base = err.dataset.reindex(time=ds["time"])
     out = {}
@@ -301,25 +496,28 @@ def _field_specs(case, setup: _Setup, trajectory: Trajectory | None = None) -> d
 
 def _dataset(case, setup: _Setup, trajectory: Trajectory, wall_seconds: float) -> xr.Dataset:
     fields = _field_specs(case, setup, trajectory)
-    return make_dataset(setup.sim.grid, trajectory.times, fields, _run_attrs(case, setup, trajectory, wall_seconds),
-                        time_units=case.physics.time_units)
+    attrs = _run_attrs(case, setup, trajectory.steps, trajectory.dt, wall_seconds)
+    return make_dataset(setup.sim.grid, trajectory.times, fields, attrs, time_units=case.physics.time_units)
 
 
-def _run_attrs(case, setup: _Setup, trajectory: Trajectory, wall_seconds: float) -> dict[str, object]:
+def _run_attrs(case, setup: _Setup, steps: int, dt: float, wall_seconds: float) -> dict[str, object]:
     """The global attributes of a run (besides the grid's and the provenance)."""
     sim = setup.sim
     return {
         "title": f"oceanclosure run of case '{case.directory.name}'",
         "case_toml": case.to_toml(),
+        "case_sha256": case_digest(case),
         "model": case.physics.model,
         "scheme": sim.model.scheme.name,
         "stepper": sim.tableau.name,
-        "dt": float(trajectory.dt),
-        "steps": int(trajectory.steps),
+        "dt": float(dt),
+        "steps": int(steps),
         "closure": sim.closure.describe(),
+        **setup.closure_attrs,
         "precision": case.grid.precision,
         "wall_seconds": float(wall_seconds),
         "boundary": sim.model.bc.describe(),
+        "growth_bound": float(case.time.growth_bound),
         **setup.truth_attrs,
     }
 

@@ -12,8 +12,13 @@ are traceable (jit, grad, vmap) and never leave the device.
 finiteness check between chunks (never inside them), progress callbacks, and the
 snapshots, kept in the `Trajectory` and/or handed to ``on_output`` as they come
 (``keep=False`` streams them without keeping any). A non-finite state stops the
-run with `BlowUpError`, SIGINT with `SimulationInterrupted` (a KeyboardInterrupt);
-both carry the snapshots kept up to then and the last finite state.
+run with `BlowUpError`, a field grown past its `GrowthBound` with `GrowthBoundError`
+(checked at the same place, between chunks), SIGINT with `SimulationInterrupted` (a
+KeyboardInterrupt); all carry the snapshots kept up to then and the last accepted state.
+
+`Simulation.plan` fixes a run's output times and largest dt from its initial state;
+`Simulation.resume` continues a stopped run from the state at one of those times
+with that plan, so the result is bit-identical to the run never having stopped.
 """
 
 from __future__ import annotations
@@ -27,9 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .closures.base import Closure, add_rates, add_tendencies, as_closure
+from .errors import InputError, InputTypeError, RunFailedError
 from .models.base import FluxModel
-
-tree_map = jax.tree_util.tree_map
 from .timestepping import (
     ButcherTableau,
     StabilityError,
@@ -38,6 +42,8 @@ from .timestepping import (
     output_times,
     steps_between_outputs,
 )
+
+tree_map = jax.tree_util.tree_map
 
 
 class SimState(NamedTuple):
@@ -48,12 +54,16 @@ class SimState(NamedTuple):
     closure_state: Any = ()
 
 
-class BlowUpError(RuntimeError):
+class BlowUpError(RunFailedError):
     """The state stopped being finite; ``trajectory`` holds the finite snapshots (those kept)."""
 
     def __init__(self, message: str, trajectory: "Trajectory"):
         super().__init__(message)
         self.trajectory = trajectory
+
+
+class GrowthBoundError(BlowUpError):
+    """A field grew past its `GrowthBound` (still finite); ``trajectory`` holds the snapshots before it."""
 
 
 class SimulationInterrupted(KeyboardInterrupt):
@@ -62,6 +72,38 @@ class SimulationInterrupted(KeyboardInterrupt):
     def __init__(self, message: str, trajectory: "Trajectory"):
         super().__init__(message)
         self.trajectory = trajectory
+
+
+@dataclasses.dataclass(frozen=True)
+class GrowthBound:
+    """Stop a run whose field u grows past ``factor`` × ``scales[u]``: max|u| > factor · scale.
+
+    ``scales`` maps a variable to its scale (the runner's: the largest |value| of the
+    initial state and the truth); a variable absent from it, or with scale 0, is not bounded.
+    """
+
+    factor: float
+    scales: Mapping[str, float]
+
+    def limits(self) -> dict[str, float]:
+        return {name: self.factor * scale for name, scale in self.scales.items() if scale > 0}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPlan:
+    """A run's output times and the largest dt between them, fixed from its initial state."""
+
+    times: np.ndarray
+    max_dt: float
+
+
+class Snapshot(NamedTuple):
+    """What ``on_output(t, fields, snapshot)`` gets with ``with_state=True``: the state at t (a restart
+    point), the steps taken and the smallest dt used up to t."""
+
+    state: SimState
+    steps: int
+    dt: float
 
 
 def make_rhs(model: FluxModel, closure: Closure) -> Callable:
@@ -200,9 +242,9 @@ class Simulation:
 
     def __init__(self, model: FluxModel, closure=None, stepper="ssprk3", dt: float | None = None, cfl: float = 0.5):
         if dt is not None and not dt > 0:
-            raise ValueError(f"Simulation: dt must be > 0, got {dt}")
+            raise InputError(f"Simulation: dt must be > 0, got {dt}")
         if not 0 < cfl <= 1:
-            raise ValueError(f"Simulation: cfl must be in (0, 1], got {cfl}")
+            raise InputError(f"Simulation: cfl must be in (0, 1], got {cfl}")
         self.model = model
         self.closure = as_closure(closure)
         self.tableau = get_stepper(stepper)
@@ -222,7 +264,7 @@ class Simulation:
         names = self.model.variable_names
         if not isinstance(u0, Mapping):
             if len(names) != 1:
-                raise ValueError(f"this model has the fields {list(names)}: give the state as {{name: array}}")
+                raise InputError(f"this model has the fields {list(names)}: give the state as {{name: array}}")
             u0 = {names[0]: u0}
         return self.model.check_fields(u0)
 
@@ -268,8 +310,16 @@ class Simulation:
         closure = self.closure if closure is None else closure
         return self._advance(state, t_end, physics, closure, n_steps=n_steps)
 
+    def plan(self, u0_or_state, stop: float, output_interval: float, physics=None) -> RunPlan:
+        """The output times from the state's t to ``stop`` and the largest dt, chosen at that state."""
+        physics = self.model.physics if physics is None else physics
+        state = u0_or_state if isinstance(u0_or_state, SimState) else self.initial_state(u0_or_state, physics=physics)
+        times = output_times(float(state.t), stop, output_interval)
+        return RunPlan(times, self.choose_dt(_host(state.fields), physics, rate_times(times)))
+
     def run(self, u0_or_state, stop: float, output_interval: float, physics=None, progress=None,
-            on_output: Optional[Callable[[float, dict], None]] = None, keep: bool = True) -> Trajectory:
+            on_output: Optional[Callable[..., None]] = None, keep: bool = True,
+            bound: Optional[GrowthBound] = None, with_state: bool = False) -> Trajectory:
         """Run to ``stop`` with a snapshot every ``output_interval``, the initial state included.
 
         Args:
@@ -277,28 +327,54 @@ class Simulation:
           progress: optional callable ``progress(t, stop)`` called between chunks.
           on_output: optional callable ``on_output(t, fields)`` given each snapshot
             (host arrays ``{name: array}``, checked finite) as soon as it is computed:
-            this is how output is streamed to a file.
+            this is how output is streamed to a file. With ``with_state`` it is called
+            ``on_output(t, fields, snapshot)`` with a `Snapshot` (the state at t, to restart from).
           keep: keep the snapshots in the returned `Trajectory` (the default). With
             ``keep=False`` it holds none (``times`` is empty, each field has shape
             ``(0, ...)``), only the final state, dt and steps, so memory does not grow
             with the number of outputs.
+          bound: a `GrowthBound` checked at every output (None: no bound).
         Raises:
           BlowUpError: with the snapshots up to the last finite state.
+          GrowthBoundError: a field crossed ``bound``; the snapshots before it.
           SimulationInterrupted: on KeyboardInterrupt (SIGINT), with the snapshots so far.
         """
-        if on_output is not None and not callable(on_output):
-            raise TypeError(f"Simulation.run: on_output must be a callable on_output(t, fields), got {on_output!r}")
         physics = self.model.physics if physics is None else physics
         state = u0_or_state if isinstance(u0_or_state, SimState) else self.initial_state(u0_or_state, physics=physics)
-        start = float(state.t)
-        times = output_times(start, stop, output_interval)
-        host = _host(state.fields)
-        max_dt = self.choose_dt(host, physics, rate_times(times))
-        record = _Record(times, state, keep, on_output)
+        plan = self.plan(state, stop, output_interval, physics)
+        return self._loop(state, plan, 0, physics, progress, on_output, keep, bound, with_state)
+
+    def resume(self, state: SimState, plan: RunPlan, physics=None, progress=None,
+               on_output: Optional[Callable[..., None]] = None, keep: bool = True,
+               bound: Optional[GrowthBound] = None, with_state: bool = False) -> Trajectory:
+        """Continue a run planned as ``plan`` from ``state``, at one of ``plan.times``, to its end.
+
+        The snapshot at ``state.t`` is not handed on again (it was before the stop),
+        unless it is the first output time (then this is `run` with that plan). The
+        steps are those the run would have taken, so the result is bit-identical.
+        Arguments and errors as in `run`; the `Trajectory` counts the steps of this call.
+        """
+        physics = self.model.physics if physics is None else physics
+        t, times = float(state.t), plan.times
+        index = int(np.argmin(np.abs(times - t)))
+        if abs(times[index] - t) > 8 * np.finfo(np.asarray(state.t).dtype).eps * max(1.0, abs(t)):
+            raise InputError(f"Simulation.resume: t = {t:g} is not one of the run's output times; resume from the "
+                             "state at an output time")
+        return self._loop(state, plan, index, physics, progress, on_output, keep, bound, with_state)
+
+    def _loop(self, state: SimState, plan: RunPlan, first: int, physics, progress, on_output, keep: bool,
+              bound: Optional[GrowthBound], with_state: bool) -> Trajectory:
+        """The host loop of `run` and `resume`: chunks from output ``first`` to the last."""
+        if on_output is not None and not callable(on_output):
+            raise InputTypeError(f"Simulation.run: on_output must be a callable on_output(t, fields), got {on_output!r}")
+        times, stop = plan.times, float(plan.times[-1])
+        record = _Record(times, state, keep, on_output, first, with_state)
+        limits = bound.limits() if bound is not None else {}
         try:
-            record.add(host)
-            for k in range(1, len(times)):
-                self._run_chunk(record, k, max_dt, physics)
+            if first == 0:
+                record.add(_host(state.fields))
+            for k in range(first + 1, len(times)):
+                self._run_chunk(record, k, plan.max_dt, physics, bound, limits)
                 if progress is not None:
                     progress(float(times[k]), stop)
         except KeyboardInterrupt:
@@ -314,8 +390,8 @@ class Simulation:
         return (f"{step}; if a run without the closure (--closure none) stays finite, the closure drives the "
                 "instability (retrain it, or bound it)")
 
-    def _run_chunk(self, record: "_Record", k: int, max_dt: float, physics) -> None:
-        """Advance from output time k - 1 to k; refuse a state that is not finite."""
+    def _run_chunk(self, record: "_Record", k: int, max_dt: float, physics, bound=None, limits=()) -> None:
+        """Advance from output time k - 1 to k; refuse a state that is not finite, or past the bound."""
         t_start, t_end = record.times[k - 1], record.times[k]
         n, dt = steps_between_outputs(t_end - t_start, max_dt)
         new_state = self.advance(record.state, float(t_end), n, physics)
@@ -327,18 +403,52 @@ class Simulation:
                 f"t = {t_end:g} (dt = {dt:g}); {self._blow_up_hint()}",
                 record.trajectory(),
             )
+        over = {name: peak for name, peak in _peaks(host, limits).items() if peak > limits[name]}
+        if over:
+            name = max(over, key=lambda v: over[v] / limits[v])
+            raise GrowthBoundError(self._growth_message(new_state, physics, name, over[name], bound, t_start, t_end),
+                                   record.trajectory())
         record.accept(new_state, n, dt)
         record.add(host)
 
+    def _growth_message(self, state: SimState, physics, name: str, peak: float, bound: GrowthBound,
+                        t_start: float, t_end: float) -> str:
+        """Which field crossed the bound, when, by how much, and the largest closure contribution there."""
+        scale = bound.scales[name]
+        return (f"{name} grew past the growth bound between t = {t_start:g} and t = {t_end:g}: max |{name}| = "
+                f"{peak:.4g} at t = {t_end:g}, above {bound.factor:g} x {scale:.4g} = {bound.factor * scale:.4g} "
+                f"(time.growth_bound x the largest |{name}| of the initial state and the truth); "
+                f"{self._largest_contribution(state, physics, name)}; {self._blow_up_hint()}; if this growth is "
+                "real, raise time.growth_bound")
+
+    def _largest_contribution(self, state: SimState, physics, name: str) -> str:
+        """The closure's largest contribution to d(name)/dt at ``state``, against the physics' tendency."""
+        u, t = state.fields, state.t
+        physical = float(jnp.max(jnp.abs(self.model.tendency(u, t, physics)[name])))
+        if self.closure.is_null:
+            return f"there is no closure (the physics' max |d{name}/dt| there is {physical:.4g})"
+        seen = closure_view(self.model, u, t, physics)
+        parts = self.closure.contributions(seen, state.closure_state, self.grid, t, physics)
+        sizes = {label: float(jnp.max(jnp.abs(_part(tendency, name)))) for label, tendency in parts.items()}
+        label = max(sizes, key=sizes.get)
+        return (f"the largest closure contribution there is {label} with max |d{name}/dt| = {sizes[label]:.4g}, "
+                f"against the physics' max |d{name}/dt| = {physical:.4g}")
+
 
 class _Record:
-    """The bookkeeping of `Simulation.run`: the accepted state, steps, dt, and the snapshots kept."""
+    """The bookkeeping of `Simulation.run`: the accepted state, steps, dt, and the snapshots kept.
 
-    def __init__(self, times: np.ndarray, state: SimState, keep: bool, on_output):
+    ``first`` is the output the run starts at (> 0 when it resumes); ``count`` the next one to add.
+    """
+
+    def __init__(self, times: np.ndarray, state: SimState, keep: bool, on_output, first: int = 0,
+                 with_state: bool = False):
         self.times, self.state, self.keep, self.on_output = times, state, keep, on_output
-        self.steps, self.dt_used, self.count = 0, math.inf, 0
+        self.steps, self.dt_used, self.with_state = 0, math.inf, with_state
+        self.count = self.start = first if first == 0 else first + 1  # resuming: `first` was added before
         self.kept: list[dict] = []
-        self.empty: dict[str, np.ndarray] = {}  # no snapshots, the fields' shapes and dtypes
+        # no snapshots: the fields' shapes and dtypes
+        self.empty = {name: np.empty((0,) + np.shape(v), v.dtype) for name, v in state.fields.items()}
 
     def accept(self, state: SimState, n_steps: int, dt: float) -> None:
         self.state, self.steps, self.dt_used = state, self.steps + n_steps, min(self.dt_used, dt)
@@ -346,18 +456,31 @@ class _Record:
     def add(self, host: dict) -> None:
         """The snapshot at the next output time: kept and/or handed to ``on_output``."""
         t = float(self.times[self.count])
-        if not self.empty:
-            self.empty = {name: np.empty((0,) + v.shape, v.dtype) for name, v in host.items()}
         if self.keep:
             self.kept.append(host)
         self.count += 1
-        if self.on_output is not None:
+        if self.on_output is None:
+            return
+        if self.with_state:
+            self.on_output(t, host, Snapshot(self.state, self.steps, self.dt_used))
+        else:
             self.on_output(t, host)
 
     def trajectory(self) -> "Trajectory":
         if not self.kept:
             return Trajectory(self.times[:0], dict(self.empty), self.state, self.dt_used, self.steps)
-        return Trajectory(self.times[: len(self.kept)], _stack(self.kept), self.state, self.dt_used, self.steps)
+        times = self.times[self.start: self.start + len(self.kept)]
+        return Trajectory(times, _stack(self.kept), self.state, self.dt_used, self.steps)
+
+
+def _peaks(host: Mapping[str, np.ndarray], names) -> dict[str, float]:
+    """max |value| of each field in ``names``."""
+    return {name: float(np.max(np.abs(host[name]))) for name in names if name in host}
+
+
+def _part(tendency, name: str):
+    """A closure tendency's field ``name`` (a bare array is the state's only field)."""
+    return tendency[name] if isinstance(tendency, Mapping) else tendency
 
 
 def _host(fields: Mapping) -> dict[str, np.ndarray]:

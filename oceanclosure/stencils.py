@@ -28,10 +28,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .errors import InputError
 from .grid import DIMENSION_NAMES, Grid
 
 
-class FeatureError(ValueError, KeyError):
+class FeatureError(InputError, KeyError):
     """A feature name that this grid or model cannot provide (a ValueError and a KeyError)."""
 
     __str__ = ValueError.__str__
@@ -48,7 +49,7 @@ def fd_weights(offsets: tuple[int, ...], order: int) -> np.ndarray:
     offsets_arr = np.asarray(offsets, dtype=float)
     n = len(offsets)
     if order >= n:
-        raise ValueError(f"a derivative of order {order} needs more than {n} stencil points")
+        raise InputError(f"a derivative of order {order} needs more than {n} stencil points")
     vandermonde = offsets_arr[None, :] ** np.arange(n)[:, None]
     rhs = np.zeros(n)
     rhs[order] = float(np.prod(np.arange(1, order + 1)))
@@ -58,6 +59,34 @@ def fd_weights(offsets: tuple[int, ...], order: int) -> np.ndarray:
 def half_width(order: int, accuracy: int = 2) -> int:
     """Stencil half-width r for a derivative of ``order`` at ``accuracy``."""
     return (order + 1) // 2 - 1 + accuracy // 2 if order else 0
+
+
+@lru_cache(maxsize=None)
+def stencil_radius(order: int, accuracy: int = 2) -> float:
+    """max over κ of |σ(κ)|, σ(κ) = Σ_j w_j e^{ijκ} the symbol of the centred stencil (unit spacing).
+
+    The periodic operator is a circulant whose eigenvalues are σ(2πm/n)/dx^order, so
+    its spectral radius is at most ``stencil_radius(order, accuracy) / dx**order``
+    (1, 4, 3√3/2 ≈ 2.598, 16 for orders 1-4 at accuracy 2; 1.372, 16/3, 4.609, 80/3
+    at accuracy 4). With x = cos κ, an even order's symbol is the polynomial
+    P(x) = w_0 + 2 Σ w_j T_j(x) and an odd order's is 2i sin κ Σ w_j U_{j−1}(x), so
+    |σ|² is a polynomial g(x) on [−1, 1] and the maximum is taken exactly, at the real
+    roots of g' and the ends. The one-sided wall rows on a bounded line do not raise
+    it (tests/test_stencil_rates.py compares both with the assembled matrices).
+    """
+    if order == 0:
+        return 1.0
+    r = half_width(order, accuracy)
+    w = fd_weights(tuple(range(-r, r + 1)), order)[r:]  # w_0 .. w_r
+    cheb = np.polynomial.Chebyshev
+    if order % 2 == 0:
+        g = cheb(np.concatenate([[w[0]], 2 * w[1:]])) ** 2
+    else:
+        q = cheb(np.concatenate([[0.0], w[1:] / np.arange(1, r + 1)])).deriv()  # Σ w_j U_{j−1}
+        g = 4 * (1 - cheb.identity() ** 2) * q**2
+    roots = g.deriv().roots()
+    x = np.concatenate([[-1.0, 1.0], roots[(abs(roots.imag) < 1e-9) & (abs(roots.real) <= 1)].real])
+    return float(np.sqrt(np.max(g(x))))
 
 
 def derivative(u, grid: Grid, dim: int, order: int, accuracy: int = 2):
@@ -70,7 +99,7 @@ def derivative(u, grid: Grid, dim: int, order: int, accuracy: int = 2):
     n = v.shape[-1]
     needed = max(2 * r + 1, order + accuracy)
     if n < needed:
-        raise ValueError(f"a derivative of order {order} at accuracy {accuracy} needs {needed} cells, got {n}")
+        raise InputError(f"a derivative of order {order} at accuracy {accuracy} needs {needed} cells, got {n}")
     scale = grid.step[dim] ** (-order)
     central = fd_weights(tuple(range(-r, r + 1)), order) * scale
     if grid.bounded[dim]:

@@ -34,6 +34,8 @@ from typing import Mapping
 
 import numpy as np
 
+from .errors import InputError
+
 
 @dataclasses.dataclass(frozen=True)
 class ButcherTableau:
@@ -49,12 +51,12 @@ class ButcherTableau:
     def __post_init__(self):
         stages = len(self.b)
         if len(self.c) != stages or len(self.a) != stages:
-            raise ValueError(f"{self.name}: a, b and c must have {stages} stages")
+            raise InputError(f"{self.name}: a, b and c must have {stages} stages")
         for i, row in enumerate(self.a):
             if len(row) != i:
-                raise ValueError(f"{self.name}: row {i} of a must have {i} entries (explicit method)")
+                raise InputError(f"{self.name}: row {i} of a must have {i} entries (explicit method)")
         if not math.isclose(sum(self.b), 1.0):
-            raise ValueError(f"{self.name}: weights b must sum to 1, got {sum(self.b)}")
+            raise InputError(f"{self.name}: weights b must sum to 1, got {sum(self.b)}")
 
     @property
     def stages(self) -> int:
@@ -90,13 +92,13 @@ def get_stepper(stepper: str | ButcherTableau) -> ButcherTableau:
     try:
         return STEPPERS[stepper]
     except KeyError:
-        raise ValueError(f"unknown stepper {stepper!r}; known steppers: {', '.join(STEPPERS)}") from None
+        raise InputError(f"unknown stepper {stepper!r}; known steppers: {', '.join(STEPPERS)}") from None
 
 
 MAX_OUTPUTS = 1_000_000
 
 
-class StabilityError(ValueError):
+class StabilityError(InputError):
     """A time step or stepper that cannot be stable for the problem."""
 
 
@@ -113,7 +115,7 @@ def max_stable_dt(rates: Mapping[str, float], tableau: ButcherTableau, central_a
         advective = advective / tableau.imaginary_extent
     unknown = sorted(set(rates) - {"advective", "diffusive", "dispersive", "reactive", "positivity"})
     if unknown:
-        raise ValueError(f"unknown stability rate(s) {unknown}: use advective, diffusive, dispersive, reactive, "
+        raise InputError(f"unknown stability rate(s) {unknown}: use advective, diffusive, dispersive, reactive, "
                          "positivity")
     total = (
         advective
@@ -145,7 +147,7 @@ def output_times(start: float, stop: float, interval: float) -> np.ndarray:
     """Output times start, start + interval, ..., ending exactly at stop."""
     count = math.floor((stop - start) / interval + 1e-9)
     if count > MAX_OUTPUTS:
-        raise ValueError(
+        raise InputError(
             f"time: {count} output times from {start:g} to {stop:g} every {interval:g}; at most {MAX_OUTPUTS} "
             "are kept in memory: raise time.output_interval"
         )

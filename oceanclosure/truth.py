@@ -35,8 +35,9 @@ import numpy as np
 import xarray as xr
 
 from .analytic import get_analytic
-from .build import InputError, build_grid
+from .build import build_grid
 from .cases.overrides import toml_value
+from .errors import InputError, MissingFileError
 from .fieldfile import FieldFileError, field_on_grid, open_netcdf
 from .grid import Grid
 from .quadrature import DEFAULT_POINTS, SAMPLINGS, sample
@@ -64,7 +65,7 @@ TIME_TOLERANCE = 1e-9
 """Times and coordinates coincide when they differ by less than this, relative to the span."""
 
 
-class TruthError(ValueError):
+class TruthError(InputError):
     """A truth that cannot be generated, read or used; the message says how to fix it."""
 
 
@@ -96,7 +97,7 @@ class AnalyticTruth:
 
     def __post_init__(self):
         if self.sampling not in SAMPLINGS:
-            raise ValueError(f"AnalyticTruth: sampling must be one of {', '.join(map(repr, SAMPLINGS))}, "
+            raise InputError(f"AnalyticTruth: sampling must be one of {', '.join(map(repr, SAMPLINGS))}, "
                              f"got {self.sampling!r}")
 
     @classmethod
@@ -168,7 +169,8 @@ def _inputs(case) -> dict:
     elif case.truth.source == "fine":
         inputs.update({key: resolved[key] for key in ("grid", "boundary", "physics",
                                                       "initial_condition")})
-        inputs["time"] = resolved["time"]
+        # every [time] key but the growth bound, a guard on runs that does not change a finished truth
+        inputs["time"] = {k: v for k, v in resolved["time"].items() if k != "growth_bound"}
     if case.observations.map:
         inputs["observation_map"] = dict(case.observations.map)
     return inputs
@@ -495,7 +497,7 @@ def _fine(case, progress) -> tuple[np.ndarray, dict]:
     overrides = fine_overrides(case)
     fine = case.with_overrides(overrides)
     try:
-        ds = run(fine, closure=NoClosure(), progress=progress, truth=False)
+        ds = run(fine, closure=NoClosure(), progress=progress, truth=False, growth_bound=False)
     except RunBlowUpError as err:
         raise TruthError(f"the fine truth run ({' '.join(overrides)}) blew up: {err}; lower "
                          "truth.fine.cfl or give truth.fine.dt") from None
@@ -563,7 +565,7 @@ def _open(path: Path, what: str) -> xr.Dataset:
 def _open_lazily(path: Path, what: str) -> xr.Dataset:
     """The dataset at ``path`` with nothing read but its coordinates (close it after use)."""
     if not Path(path).is_file():
-        raise FileNotFoundError(f"{what}: {path} does not exist (paths are relative to the case directory)")
+        raise MissingFileError(f"{what}: {path} does not exist (paths are relative to the case directory)")
     try:
         return xr.open_dataset(path, decode_times=False, decode_timedelta=False, cache=False)
     except Exception as err:  # noqa: BLE001 -- netCDF4/HDF5/scipy raise many kinds of errors on bad files
@@ -627,8 +629,7 @@ def check_truth(ds: xr.Dataset, case, path: Path | str = "the truth") -> xr.Data
     if stored is not None and stored != truth_key(case):
         changed = _differences(ds.attrs.get("truth_inputs"), _inputs(case))
         raise TruthError(f"{what} was generated for other case settings (they differ in "
-                         f"{changed}); regenerate it with `oceanclosure truth CASE_DIR "
-                         "--overwrite` (load_truth(..., overwrite=True))")
+                         f"{changed}); regenerate it with `oceanclosure truth CASE_DIR --overwrite`")
     return ds
 
 
@@ -670,7 +671,7 @@ def load_truth(case, generate: bool = True, overwrite: bool = False,
     if path.exists() and not overwrite:
         ds = check_truth(_open(path, "truth"), case, path)
     elif not generate:
-        raise FileNotFoundError(f"no truth at {path}; create it with `oceanclosure truth "
+        raise MissingFileError(f"no truth at {path}; create it with `oceanclosure truth "
                                 f"{case.directory}`")
     else:
         ds = generate_truth(case, progress=progress)

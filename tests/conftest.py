@@ -26,6 +26,14 @@ def x64():
 
 
 @pytest.fixture
+def x64_for_one_test():
+    """64-bit JAX for one test, restored after it."""
+    previous = _set_x64(True)
+    yield
+    _set_x64(previous)
+
+
+@pytest.fixture
 def x32():
     """JAX's default 32-bit mode for one test, whatever the module uses."""
     previous = _set_x64(False)

@@ -128,7 +128,9 @@ def test_shipped_trained_closure_loads_and_beats_the_baseline():
     """The shipped advecting-shock closure at its default point (Nx 50, Re 1000), t in [0, 8].
 
     Measured (retrained on the 9 distinct configurations, cell-averaged truths): 0.00292 with the
-    closure against 0.01028 without (ratio 0.284).
+    closure against 0.01028 without (ratio 0.284). Held to 1e-3 relative: the network's face
+    output scale taken from the right-hand cell instead of the mean of the two gives 0.003024
+    (+3.6%), which the former bound (< 0.0045) let through.
     """
     ds = oceanclosure.run(oceanclosure.load_case(SHIPPED_SHOCK), baseline=True)
     assert ds.attrs["closure"] == ("LibraryClosure + DistributedDelayClosure(NeuralClosure(flux, inputs ['u', 'u_x', 'u_xx', "
@@ -136,7 +138,8 @@ def test_shipped_trained_closure_loads_and_beats_the_baseline():
     with_closure = analysis.time_mean_rms(ds["u"], ds["u_truth"])
     without = analysis.time_mean_rms(ds["u_baseline"], ds["u_truth"])
     assert with_closure < 0.5 * without
-    assert with_closure < 0.0045
+    assert with_closure == pytest.approx(0.0029189, rel=1e-3)
+    assert without == pytest.approx(0.0102823, rel=1e-3)
 
 
 def _write_history(path, times, x, dims=("time", "x")):

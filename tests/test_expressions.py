@@ -1,11 +1,14 @@
 """Tests for oceanclosure.expressions: safe parsing, evaluation, sympy."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import sympy
 
+from oceanclosure.errors import InputError
 from oceanclosure.expressions import (
     Expression,
     ExpressionError,
@@ -130,9 +133,67 @@ def test_jax_vmap_grad_of_two_variable_expression():
 
 
 def test_constant_arithmetic_is_ieee_not_python():
-    assert np.isinf(parse_expression("1/0", [])())
     assert np.isnan(parse_expression("(-1)**0.5", [])())
     assert parse_expression("2**10", [])() == 1024.0
+    assert parse_expression("where(1 > 0, 2, 1/0)", [])() == 2.0  # no ZeroDivisionError on the way
+
+
+@pytest.mark.parametrize(("text", "piece", "point"), [
+    ("x/0", "'x/0'", "at x = 0.25, giving inf"),
+    ("1 + 1/(x - 0.5)", "'1/(x - 0.5)'", "at x = 0.5, giving inf"),
+    ("(x - 0.5)/(x - 0.5)", "'(x - 0.5)/(x - 0.5)'", "at x = 0.5, giving nan"),
+    ("2*(x - 0.5)**-1", "'(x - 0.5)**-1'", "at x = 0.5, giving inf"),
+    ("1/0", "'1/0'", ", giving inf"),
+])
+def test_division_by_zero_is_named_with_its_origin_and_point_without_warnings(text, piece, point):
+    x = np.array([0.25, 0.5, 0.75])
+    expression = parse_expression(text, ["x"], what="initial_condition.expression")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ExpressionError) as err:
+            expression(x=x)
+    message = str(err.value)
+    assert isinstance(err.value, InputError)
+    assert message.startswith(f"expression {text!r} for initial_condition.expression divides by zero in {piece}")
+    assert point in message and "denominator" in message
+
+
+def test_discarded_divisions_and_other_non_finite_values_pass_quietly():
+    x = np.array([0.0, 0.5, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(parse_expression("where(x > 0, 1/x, 0)", ["x"])(x=x), [0.0, 2.0, 1.0])
+        assert parse_expression("log(x)", ["x"])(x=x)[0] == -np.inf  # not a division: the caller judges it
+        assert np.isinf(parse_expression("exp(1000*x)", ["x"])(x=x)[-1])
+
+
+def test_division_by_zero_in_an_initial_condition_is_an_input_error(tmp_path):
+    from oceanclosure import load_case
+    from oceanclosure.build import build_grid, initial_fields
+
+    (tmp_path / "case.toml").write_text("""
+[grid]
+domain = [-1.0, 1.0]
+nx = 16
+[boundary]
+kind = "periodic"
+[physics]
+model = "burgers"
+nu = 0.01
+[initial_condition]
+expression = "x/0"
+sampling = "point"
+[time]
+stop = 0.1
+output_interval = 0.05
+""")
+    case = load_case(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputError, match=r"'x/0' for initial_condition.expression divides by zero in 'x/0' "
+                                             r"at x = -0.9375, giving -inf") as err:
+            initial_fields(case, build_grid(case), np.float64)
+    assert err.value.exit_code == 2
 
 
 UNSAFE = [

@@ -1,10 +1,10 @@
 """Output files: atomic writes, no silent overwrite, CF attributes, round trip, checkpoints."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
-
-import jax.numpy as jnp
 
 from oceanclosure import analysis, io
 from oceanclosure.boundaries import BoundaryConditions
@@ -92,6 +92,19 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
     other = SimState(jnp.zeros(64, jnp.float32), jnp.float32(0.0), ())
     with pytest.raises(io.CheckpointError, match="does not match"):
         io.load_state(tmp_path / "state.npz", like=other)
+
+
+def test_checkpoint_with_the_same_shapes_but_another_structure_is_refused(tmp_path):
+    """Same leaf shapes, other tree: field 'u' is not field 'v', and a buffer tuple is not a dict."""
+    zeros = jnp.zeros(32, jnp.float32)
+    saved = SimState({"u": zeros}, jnp.float32(0.0), (zeros,))
+    io.save_state(saved, tmp_path / "state.npz")
+    shapes = [np.shape(a) for a in jax.tree_util.tree_leaves(saved)]
+    for other in (SimState({"v": zeros}, jnp.float32(0.0), (zeros,)),
+                  SimState({"u": zeros}, jnp.float32(0.0), {"buffer": zeros})):
+        assert [np.shape(a) for a in jax.tree_util.tree_leaves(other)] == shapes  # only the structure differs
+        with pytest.raises(io.CheckpointError, match="does not match"):
+            io.load_state(tmp_path / "state.npz", like=other)
 
 
 def test_corrupt_or_missing_checkpoint_is_a_clear_error(tmp_path):

@@ -15,14 +15,26 @@ from oceanclosure.simulation import Simulation
 from oceanclosure.timestepping import StabilityError
 
 
+@pytest.fixture(autouse=True)
+def _leaves_precision_as_it_found_it():
+    """Every test here must restore JAX's 64-bit flag: later modules run in the mode they expect."""
+    before = bool(jax.config.jax_enable_x64)
+    yield
+    assert bool(jax.config.jax_enable_x64) == before, "this test left jax_enable_x64 changed"
+
+
+@pytest.fixture
+def x64_here(x64_for_one_test):
+    """64-bit JAX for one test, restored after it (conftest's)."""
+
+
 def _wave(n, length=2 * np.pi, dtype=np.float32):
     grid = Grid.uniform(n, [0.0, length])
     (x,) = grid.mesh()
     return grid, jnp.asarray(np.sin(2 * np.pi * x / length) + 0.3, dtype)
 
 
-def test_tendency_is_the_weighted_sum_of_terms():
-    jax.config.update("jax_enable_x64", True)
+def test_tendency_is_the_weighted_sum_of_terms(x64_here):
     grid, u = _wave(400, dtype=np.float64)
     (x,) = grid.mesh()
     closure = LibraryClosure(["u_xx", "u*u_x", "dx*u_x**2", "nu*u"], [0.5, -2.0, 3.0, 1.5], parameters=["nu"])
@@ -33,7 +45,7 @@ def test_tendency_is_the_weighted_sum_of_terms():
     assert state == ()
 
 
-def test_equations_drop_zero_terms_and_give_latex():
+def test_equations_drop_zero_terms_and_give_latex(x32):
     closure = LibraryClosure(["u_xx", "u_xxx", "u*u_x", "u**2*u_x"], [0.0, -1.0103, -4.9688, 0.0])
     eq = closure.equations()["u"][0]
     u, u_x, u_xxx = sympy.symbols("u u_x u_xxx")
@@ -42,10 +54,12 @@ def test_equations_drop_zero_terms_and_give_latex():
     assert eq["sympy"].free_symbols == {u, u_x, u_xxx}
     assert "u_xx " not in eq["text"] and "u**2" not in eq["text"]
     assert "u_{xxx}" in eq["latex"]
-    assert closure.coefficient_table()["u"] == {"u_xx": 0.0, "u_xxx": -1.0103, "u*u_x": pytest.approx(-4.9688), "u**2*u_x": 0.0}
+    # coefficients are stored in JAX's default float32: the table gives them back exactly
+    assert closure.coefficient_table()["u"] == {"u_xx": 0.0, "u_xxx": float(np.float32(-1.0103)),
+                                                "u*u_x": pytest.approx(-4.9688), "u**2*u_x": 0.0}
 
 
-def test_constraints_tie_outputs_together():
+def test_constraints_tie_outputs_together(x64_here):  # float64: Z's tendency is -0.27 + 0.3
     grid = Grid.uniform(8, [0.0, 1.0])
     fields = {name: jnp.full(8, value) for name, value in zip("NPZD", (1.0, 2.0, 3.0, 4.0))}
     closure = LibraryClosure(["Z**2", "Z"], [[0.0, 0.0], [-0.03, 0.1], [0.03, 0.0]], variables="NPZD",
@@ -94,8 +108,7 @@ def test_learned_diffusion_and_dispersion_tighten_dt():
         Simulation(model, LibraryClosure(["u_xxx"], [-1.0]), dt=free).choose_dt(u)
 
 
-def test_gradient_with_respect_to_coefficients_matches_finite_differences():
-    jax.config.update("jax_enable_x64", True)
+def test_gradient_with_respect_to_coefficients_matches_finite_differences(x64_here):
     grid, u = _wave(32, dtype=np.float64)
     model = Burgers(grid, BoundaryConditions.periodic(1), "muscl_vanleer", nu=0.05)
 

@@ -1,6 +1,5 @@
 """Finite-difference features: order of accuracy, exactness, one-sided wall stencils."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -12,8 +11,8 @@ EXACT = {1: np.cos, 2: lambda x: -np.sin(x), 3: lambda x: -np.cos(x), 4: np.sin}
 
 
 @pytest.fixture(autouse=True)
-def _x64():
-    jax.config.update("jax_enable_x64", True)
+def _x64(x64_for_one_test):
+    """Every test here in 64-bit JAX (conftest's fixture restores the flag)."""
 
 
 def _orders(bounded, accuracy):

@@ -28,6 +28,7 @@ from typing import Mapping
 
 import numpy as np
 
+from ..errors import InputError
 from .reactions import STEADY_LIGHT, Plankton
 
 #: The reference split of total nitrogen into pools.
@@ -81,7 +82,7 @@ def spin_up(reactions: Plankton, pools: Mapping[str, np.ndarray], z: np.ndarray,
     y0 = np.concatenate([np.asarray(pools[k], dtype=float) for k in names])
     solution = solve_ivp(rhs, (0.0, float(days)), y0, method="DOP853", rtol=1e-10, atol=1e-12)
     if not solution.success:
-        raise ValueError(f"initial_condition.spin_up: the spin-up did not finish ({solution.message})")
+        raise InputError(f"initial_condition.spin_up: the spin-up did not finish ({solution.message})")
     y = solution.y[:, -1]
     return {k: y[i * n:(i + 1) * n] for i, k in enumerate(names)}
 

@@ -17,6 +17,7 @@ import dataclasses
 import numpy as np
 
 from ..coefficients import Coefficient, TimeTable
+from ..errors import InputError
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -34,13 +35,13 @@ class MixingProfile(Coefficient):
             value = float(getattr(self, name))
             if not np.isfinite(value) or value < 0 or (name == "g" and value == 0):
                 need = "> 0" if name == "g" else ">= 0"
-                raise ValueError(f"physics.mixing.{name}: must be finite and {need}, got {value:g}")
+                raise InputError(f"physics.mixing.{name}: must be finite and {need}, got {value:g}")
             object.__setattr__(self, name, value)
         if not self.bottom < 0:
-            raise ValueError(f"physics.mixing: the column's bottom must be below z = 0, got {self.bottom:g}")
+            raise InputError(f"physics.mixing: the column's bottom must be below z = 0, got {self.bottom:g}")
         depths = self.mixed_layer.values
         if np.any(depths > 0) or np.any(depths < self.bottom):
-            raise ValueError(f"physics.mixing.mixed_layer.depth: depths must lie in [{self.bottom:g}, 0] "
+            raise InputError(f"physics.mixing.mixed_layer.depth: depths must lie in [{self.bottom:g}, 0] "
                              f"(z is positive up, so a depth is negative), got {depths.tolist()}")
 
     def evaluate(self, xp, coords, t):
@@ -58,7 +59,7 @@ class MixingProfile(Coefficient):
 
     def check_grid(self, grid) -> None:
         if "z" not in grid.dims:
-            raise ValueError(f"physics.mixing: the arctan profile is a function of depth z; the grid has "
+            raise InputError(f"physics.mixing: the arctan profile is a function of depth z; the grid has "
                              f"{list(grid.dims)} (use grid.dims = [\"z\"])")
 
     def describe(self) -> str:
@@ -75,4 +76,4 @@ def mixed_layer_table(t, depth, period) -> TimeTable:
         return TimeTable(np.asarray(t, dtype=float), np.asarray(depth, dtype=float), period)
     except (ValueError, TypeError) as err:
         text = str(err).replace("TimeTable: values", "depth").replace("TimeTable: ", "")
-        raise ValueError(f"physics.mixing.mixed_layer: {text}") from None
+        raise InputError(f"physics.mixing.mixed_layer: {text}") from None

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..coefficients import Coefficient, Constant
+from ..errors import InputError
 from ..models.adr import AdvectionDiffusionReaction
 from ..models.base import Variable
 from .reactions import Plankton
@@ -60,7 +61,7 @@ class PlanktonColumn(AdvectionDiffusionReaction):
     def __init__(self, grid, bc, scheme=default_scheme, *, reactions: Plankton, mixing: Coefficient | float = 0.0,
                  velocity: Mapping[str, Sequence] | None = None, parameters: Mapping[str, float]):
         if grid.dims != ("z",):
-            raise ValueError(f"the plankton models are 1-D columns along z; the grid has dims {list(grid.dims)}")
+            raise InputError(f"the plankton models are 1-D columns along z; the grid has dims {list(grid.dims)}")
         super().__init__(grid, bc, scheme, variables=variables(reactions), diffusivity=mixing,
                          velocity=velocity, reactions=reactions, parameters=parameters)
 

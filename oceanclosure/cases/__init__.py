@@ -18,7 +18,7 @@ Sections (defaults in parentheses)::
                          (periodic everywhere)
     [physics]            model = "advection_diffusion" | "burgers" | "kdv_burgers", its
                          parameters, scheme ("muscl_vanleer")
-    [initial_condition]  exactly one of expression, file (+ variable "u"), truth = true,
+    [initial_condition]  exactly one of expression, file (+ variable "u", time), truth = true,
                          family = {kind = "random_fourier", modes, amplitude (1), seed (0)}
                          (truth = true needs an analytic truth)
     [truth]              exactly one source (optional section):

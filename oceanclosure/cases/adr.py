@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..coefficients import Coefficient, coefficient_from_spec, require_nonnegative
+from ..errors import InputError
 from ..expressions import ExpressionError
 from ..models.reactions import REACTION_SETS, ExpressionReactions, ReactionSet
 from .base import _Context, _Problem
@@ -79,7 +80,7 @@ def diffusivities(physics, dims, directory: Path | None) -> dict[str, Coefficien
     spec = physics.diffusivity
     if isinstance(spec, Mapping) and any(k in names for k in spec) and not per_tracer(spec, names):
         unknown = [k for k in spec if k not in names]
-        raise ValueError(f"physics.diffusivity: {unknown} are not variables (the variables are {list(names)})")
+        raise InputError(f"physics.diffusivity: {unknown} are not variables (the variables are {list(names)})")
     if per_tracer(spec, names):
         out = {name: _coefficient(s, f"physics.diffusivity.{name}", dims, physics.parameters, directory)
                for name, s in spec.items()}
@@ -96,13 +97,13 @@ def velocities(physics, dims, directory: Path | None) -> dict[str, tuple[Coeffic
     names = tuple(physics.variables)
     unknown = [k for k in physics.velocity if k not in names]
     if unknown:
-        raise ValueError(f"physics.velocity: {unknown} are not variables (the variables are {list(names)}); "
+        raise InputError(f"physics.velocity: {unknown} are not variables (the variables are {list(names)}); "
                          "give a velocity per tracer, e.g. velocity = { D = -1.0 }")
     out = {}
     for name, spec in physics.velocity.items():
         components = list(spec) if isinstance(spec, (list, tuple)) else [spec]
         if len(components) != len(dims):
-            raise ValueError(f"physics.velocity.{name}: expected {len(dims)} component(s), one per dimension "
+            raise InputError(f"physics.velocity.{name}: expected {len(dims)} component(s), one per dimension "
                              f"{list(dims)}, got {len(components)}")
         out[name] = tuple(_coefficient(c, f"physics.velocity.{name}", dims, physics.parameters, directory)
                           for c in components)
@@ -118,7 +119,7 @@ def reactions(physics, dims) -> ReactionSet | None:
     if isinstance(spec, str):
         if spec not in REACTION_SETS:
             known = ", ".join(sorted(REACTION_SETS)) or "none registered"
-            raise ValueError(f"physics.reactions: unknown reaction set {spec!r} (known: {known}); or give "
+            raise InputError(f"physics.reactions: unknown reaction set {spec!r} (known: {known}); or give "
                              "{ name = \"expression\", ... }")
         return REACTION_SETS[spec](variables=names, dims=dims, parameters=tuple(physics.parameters))
     return ExpressionReactions(spec, names, dims, tuple(physics.parameters))

@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from ..analytic import ANALYTIC
+from ..errors import InputError
 from ..expressions import parse_expression
 from ..fluxes import SCHEMES as _SCHEME_REGISTRY
 from ..grid import SIDES as GRID_SIDES
@@ -50,7 +51,7 @@ TIME_STEP_CHOICES = ("dt", "cfl")
 SPATIAL = {1: ("x",), 2: ("x", "y")}
 
 
-class CaseError(ValueError):
+class CaseError(InputError):
     """A case cannot be loaded; the message is complete and meant for the user."""
 
 

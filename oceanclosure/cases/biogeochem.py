@@ -16,6 +16,7 @@ from pydantic import Discriminator, Field, Tag, create_model
 from ..biogeochem.model import PlanktonColumn
 from ..biogeochem.parameters import PARAMETERS, POSITIVE
 from ..biogeochem.reactions import variables_of
+from ..errors import InputError
 from .base import (
     NonNegative,
     Number,
@@ -137,7 +138,7 @@ class _PlanktonPhysics(_Physics):
     def build(self, grid, bc, directory=None):
         """The `biogeochem.model.PlanktonColumn` of this table on ``grid`` (files relative to ``directory``)."""
         if grid.ndim == 1 and grid.domain[0][1] != 0.0:
-            raise ValueError(f"grid.domain: a plankton column's top is the sea surface, z = 0 (light and mixing are "
+            raise InputError(f"grid.domain: a plankton column's top is the sea surface, z = 0 (light and mixing are "
                              f"functions of depth below it); got [{grid.domain[0][0]:g}, {grid.domain[0][1]:g}]")
 
         if self.mixing == "none":

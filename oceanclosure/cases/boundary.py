@@ -21,6 +21,7 @@ from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
+from ..errors import InputError
 from ..grid import SIDES as GRID_SIDES
 from .base import Number, Text, _Context, _expression_problem, _Model, _Problem
 
@@ -104,7 +105,7 @@ class _Sides(_Model):
         table.update({side: getattr(self, side) for side in names if getattr(self, side) is not None})
         missing = [side for side in names if side not in table]
         if missing:
-            raise ValueError(f"boundary: no condition for side(s) {', '.join(missing)}")
+            raise InputError(f"boundary: no condition for side(s) {', '.join(missing)}")
         return table
 
 

@@ -21,6 +21,7 @@ from .base import (
     IC_SOURCES,
     Flag,
     NonNegative,
+    Number,
     Text,
     _Context,
     _expression_problem,
@@ -37,7 +38,7 @@ from .family import FamilyConfig
 
 #: The keys of a plankton column's initial state (`TotalNitrogenConfig`, `SpinUpConfig`).
 COLUMN_KEYS = ("total_nitrogen", "spin_up")
-IC_KEYS = (*IC_SOURCES, "variable", "sampling", *COLUMN_KEYS)
+IC_KEYS = (*IC_SOURCES, "variable", "time", "sampling", *COLUMN_KEYS)
 SAMPLED_SOURCES = ("expression", "truth", "family")
 """The sources that are functions of x (and y): they take ``sampling``."""
 
@@ -49,12 +50,15 @@ class FieldInitialCondition(_Model):
     state: ``"cell_average"`` (default), ū_i = (1/|C_i|) ∫_{C_i} u₀ dx by adaptive
     Gauss–Legendre quadrature (`quadrature.cell_average`; a family's averages are
     exact, `families`), or ``"point"``, u₀(x_i) at the cell centres. A file is read
-    as it is. A ``family`` (`cases.family.FAMILIES`) draws a seeded random field on a 1-D grid.
+    as it is; ``time`` picks the time of a file with a time axis (`fieldfile.at_time`:
+    needed when it has several). A ``family`` (`cases.family.FAMILIES`) draws a
+    seeded random field on a 1-D grid.
     """
 
     expression: Optional[Text] = None
     file: Optional[Text] = None
     variable: Optional[Text] = None
+    time: Optional[Number] = None
     truth: Optional[Flag] = None
     family: Optional[FamilyConfig] = None
     sampling: Optional[Literal[SAMPLINGS]] = None
@@ -129,6 +133,9 @@ class FieldInitialCondition(_Model):
         if self.variable is not None and self.file is None:
             problems.append(_Problem(("variable",), "only allowed together with file",
                                      self.variable))
+        if self.time is not None and self.file is None:
+            problems.append(_Problem(("time",), "only allowed together with file (it picks the file's time)",
+                                     self.time))
         if self.sampling is not None and self.file is not None:
             problems.append(_Problem(("sampling",), "only allowed together with expression or "
                                      "truth = true, or with a family (a file is read as it is)", self.sampling))
@@ -197,7 +204,8 @@ class InitialConditionConfig(FieldInitialCondition):
 
     def _problems(self, ctx):
         if self.total_nitrogen is not None:
-            others = [k for k in (*IC_SOURCES, "variable", "sampling") if getattr(self, k) not in (None, False)]
+            others = [k for k in (*IC_SOURCES, "variable", "time", "sampling")
+                      if getattr(self, k) not in (None, False)]
             return [_Problem((k,), "cannot be combined with total_nitrogen (a plankton column's initial state)")
                     for k in [*others, *self.fields]]
         if self.spin_up is not None:

@@ -11,6 +11,7 @@ from typing import (
 
 import tomli_w
 
+from ..errors import InputTypeError
 from .base import IC_SOURCES, TIME_STEP_CHOICES, CaseError, _dotted, _show, _thaw
 
 
@@ -57,8 +58,8 @@ def _replace_ic_source(raw: dict, parts: tuple[str, ...]) -> None:
     An override of a source, or of a key inside one, ``initial_condition.<source>[.…]``
     or per field ``initial_condition.<name>.<source>[.…]`` (sources: `IC_SOURCES`, e.g.
     ``initial_condition.family.seed``), removes the table's other sources, with
-    ``variable`` unless the source is ``file``, and ``sampling`` if it is ``file``
-    (a file is read as it is).
+    ``variable`` and ``time`` unless the source is ``file``, and ``sampling`` if it is
+    ``file`` (a file is read as it is).
     """
     depth = next((d for d in (1, 2) if len(parts) > d and parts[0] == "initial_condition"
                   and parts[d] in IC_SOURCES and (d == 1 or parts[1] not in IC_SOURCES)), None)
@@ -70,9 +71,9 @@ def _replace_ic_source(raw: dict, parts: tuple[str, ...]) -> None:
     if not isinstance(table, dict):
         return
     source = parts[depth]
-    kept = "variable" if source == "file" else "sampling"
-    for key in (*IC_SOURCES, "variable", "sampling"):
-        if key not in (source, kept):
+    kept = ("variable", "time") if source == "file" else ("sampling",)
+    for key in (*IC_SOURCES, "variable", "time", "sampling"):
+        if key != source and key not in kept:
             table.pop(key, None)
 
 
@@ -109,7 +110,7 @@ def _assign(node: Any, parts: tuple, value: Any, text: str) -> None:
 
 def _override_list(overrides: Sequence[str]) -> tuple[str, ...]:
     if isinstance(overrides, str):
-        raise TypeError(f"overrides must be a sequence of 'key=value' strings, not a str "
+        raise InputTypeError(f"overrides must be a sequence of 'key=value' strings, not a str "
                         f"(got {overrides!r}); wrap it in a list")
     return tuple(overrides)
 

@@ -20,8 +20,17 @@ from .base import STEPPERS, Flag, Number, Positive, Text, _Model, _Problem
 # [time], [output], [[closure]]
 
 
+#: The default ``time.growth_bound``: generous, a plankton bloom grows by more than 10x.
+DEFAULT_GROWTH_BOUND = 1000.0
+
+
 class TimeConfig(_Model):
-    """``[time]``: integrate from ``start`` to ``stop``; step by ``cfl`` or fixed ``dt``."""
+    """``[time]``: integrate from ``start`` to ``stop``; step by ``cfl`` or fixed ``dt``.
+
+    ``growth_bound`` (> 1) stops a run whose field u grows past growth_bound x the
+    largest |u| of its initial state and its truth (over the run's output times),
+    as a blow-up stops it (`simulation.GrowthBound`).
+    """
 
     start: Number = 0.0
     stop: Number
@@ -29,6 +38,7 @@ class TimeConfig(_Model):
     stepper: Literal[STEPPERS] = "ssprk3"
     cfl: Optional[Annotated[Number, Field(gt=0, le=1)]] = None
     dt: Optional[Positive] = None
+    growth_bound: Annotated[Number, Field(gt=1)] = DEFAULT_GROWTH_BOUND
 
     @model_validator(mode="before")
     @classmethod

@@ -67,6 +67,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from ..errors import InputError
 from ..fluxes import divergence
 
 
@@ -143,6 +144,11 @@ class Closure(nnx.Module):
 
     def describe(self) -> str:
         return type(self).__name__
+
+    def contributions(self, u, state, grid, t, physics) -> dict:
+        """The closure's tendency at (u, t) in named parts that sum to it, for diagnostics
+        (the growth bound's message): ``{label: tendency}``; one part, named by `describe`, by default."""
+        return {self.describe(): self(u, state, grid, t, physics)[0]}
 
     def coefficient_table(self) -> dict[str, dict[str, float]]:
         """``{output: {term: coefficient}}`` of the closure's interpretable terms ({} if none)."""
@@ -281,6 +287,13 @@ class ClosureSum(Closure):
     def describe(self) -> str:
         return " + ".join(c.describe() for c in self.closures)
 
+    def contributions(self, u, state, grid, t, physics) -> dict:
+        parts: dict = {}
+        for index, (closure, sub_state) in enumerate(zip(self.closures, state)):
+            for label, tendency in closure.contributions(u, sub_state, grid, t, physics).items():
+                parts[label if label not in parts else f"{label} (closure {index + 1})"] = tendency
+        return parts
+
     def coefficient_table(self) -> dict[str, dict[str, float]]:
         table: dict = {}
         for closure in self.closures:
@@ -339,7 +352,7 @@ def add_tendencies(total, extra):
         return total + extra
     unknown = [k for k in extra if k not in total]
     if unknown:
-        raise ValueError(f"a closure returned tendencies for {unknown}, which are not fields of the state "
+        raise InputError(f"a closure returned tendencies for {unknown}, which are not fields of the state "
                          f"({list(total)})")
     return {k: (v + extra[k].astype(v.dtype)) if k in extra else v for k, v in total.items()}
 

@@ -31,6 +31,7 @@ from typing import Callable
 import jax.numpy as jnp
 from flax import nnx
 
+from ..errors import InputError
 from ..stencils import derivative, half_width
 from .base import Closure, FluxClosure, as_fields, like_state
 
@@ -52,7 +53,7 @@ class SmagorinskyClosure(FluxClosure):
 
     def __init__(self, cs: float = 1.0, *, walls: str = "one_sided", variable: str = "u"):
         if not cs >= 0:
-            raise ValueError(f"SmagorinskyClosure: cs must be >= 0, got {cs}")
+            raise InputError(f"SmagorinskyClosure: cs must be >= 0, got {cs}")
         self.cs = float(cs)
         self.walls = _check_walls("SmagorinskyClosure", walls)
         self.variable = variable
@@ -93,7 +94,7 @@ class EddyDiffusivityClosure(FluxClosure):
 
     def __init__(self, kappa: float, *, walls: str = "one_sided", trainable: bool = False, variable: str = "u"):
         if not (trainable or kappa >= 0):
-            raise ValueError(f"EddyDiffusivityClosure: kappa must be >= 0, got {kappa}")
+            raise InputError(f"EddyDiffusivityClosure: kappa must be >= 0, got {kappa}")
         self.walls = _check_walls("EddyDiffusivityClosure", walls)
         self.variable = variable
         self.variables = (variable,)
@@ -149,7 +150,7 @@ class UpwindCorrectionClosure(Closure):
 
     def __init__(self, *, form: str = "pointwise", walls: str = "one_sided", accuracy: int = 2, variable: str = "u"):
         if form not in ("flux", "pointwise"):
-            raise ValueError(f"UpwindCorrectionClosure: form must be 'flux' or 'pointwise', got {form!r}")
+            raise InputError(f"UpwindCorrectionClosure: form must be 'flux' or 'pointwise', got {form!r}")
         self.form = form
         self.walls = _check_walls("UpwindCorrectionClosure", walls)
         self.accuracy = accuracy
@@ -203,7 +204,7 @@ def _on_variable(variable: str, u, tendency: Callable):
 def _field(variable: str, u):
     fields = as_fields(u, (variable,))
     if variable not in fields:
-        raise ValueError(f"this closure acts on '{variable}', which is not a field of the state ({list(fields)})")
+        raise InputError(f"this closure acts on '{variable}', which is not a field of the state ({list(fields)})")
     return fields[variable]
 
 
@@ -227,7 +228,7 @@ def face_gradient(line, h: float, bounded: bool, walls: str = "one_sided"):
         zero = jnp.zeros_like(line[..., :1])
         return jnp.concatenate([zero, inner, zero], axis=-1)
     if line.shape[-1] < 3:
-        raise ValueError(f"one-sided wall gradients need at least 3 cells, got {line.shape[-1]}")
+        raise InputError(f"one-sided wall gradients need at least 3 cells, got {line.shape[-1]}")
     left = (-2 * line[..., 0:1] + 3 * line[..., 1:2] - line[..., 2:3]) / h
     right = (2 * line[..., -1:] - 3 * line[..., -2:-1] + line[..., -3:-2]) / h
     return jnp.concatenate([left, inner, right], axis=-1)
@@ -246,5 +247,5 @@ def face_value(line, bounded: bool):
 
 def _check_walls(owner: str, walls: str) -> str:
     if walls not in WALLS:
-        raise ValueError(f"{owner}: walls must be one of {list(WALLS)}, got {walls!r}")
+        raise InputError(f"{owner}: walls must be one of {list(WALLS)}, got {walls!r}")
     return walls

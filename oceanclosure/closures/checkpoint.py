@@ -20,7 +20,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ..io import CheckpointError, atomic_path, check_writable, provenance
+from ..io import (
+    UNREADABLE_NPZ,
+    CheckpointError,
+    atomic_path,
+    check_writable,
+    provenance,
+)
 
 #: The parameter-file format this version writes; kept in the .npz (key `FORMAT_ENTRY`) and the sidecar.
 PARAMETERS_FORMAT = 2
@@ -78,8 +84,9 @@ def read_arrays(path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"closure parameters {path} are unreadable or corrupt ({err})") from None
+    except UNREADABLE_NPZ as err:
+        raise CheckpointError(f"closure parameters {path} are unreadable or corrupt ({type(err).__name__}: {err}); "
+                              "retrain with 'oceanclosure train --overwrite', or restore a good copy") from None
     check_format(str(arrays.pop(FORMAT_ENTRY, f"{FORMAT_NAME}/1")), path)
     return arrays
 
@@ -132,6 +139,8 @@ def _verify_sidecar(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
         manifest = json.loads(side.read_text())
     except (OSError, ValueError) as err:
         raise CheckpointError(f"{side} is unreadable ({err})") from None
+    if not isinstance(manifest, dict):
+        raise CheckpointError(f"{side} is not a parameter manifest (a JSON object); retrain, or restore a good copy")
     check_format(str(manifest.get("format", f"{FORMAT_NAME}/1")), side)
     if manifest.get("sha256") not in (None, _digest(arrays)):
         raise CheckpointError(f"closure parameters {path} do not match the checksum in {side}; the file is corrupt or was edited")

@@ -111,6 +111,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from ..errors import InputError, InputTypeError
 from .base import Closure, flux_divergence, like_state
 
 tree_map = jax.tree_util.tree_map
@@ -143,7 +144,7 @@ class _DelayClosure(Closure):
     def __init__(self, inner: Closure, span: float, buffer_dt, history):
         name = type(self).__name__
         if not isinstance(inner, Closure):
-            raise TypeError(f"{name}: inner must be a Markovian Closure, got {type(inner).__name__}")
+            raise InputTypeError(f"{name}: inner must be a Markovian Closure, got {type(inner).__name__}")
         self.inner = inner
         self.span = float(span)
         self.buffer_dt = _check_buffer_dt(buffer_dt, self.span, name)
@@ -282,7 +283,7 @@ class _DelayClosure(Closure):
         try:
             return apply(samples, times)
         except KeyError as err:
-            raise ValueError(
+            raise InputError(
                 f"{type(self).__name__}: applying the inner closure to the history failed ({err}); "
                 "pass the model's physics= to init / init_from_samples"
             ) from None
@@ -293,7 +294,7 @@ class _DelayClosure(Closure):
             sample = {next(iter(u0)): sample}  # a single-field model's history may return that field
         shapes = (jax.tree_util.tree_map(jnp.shape, sample), jax.tree_util.tree_map(jnp.shape, u0))
         if shapes[0] != shapes[1]:
-            raise ValueError(
+            raise InputError(
                 f"{type(self).__name__}: history(t) must return a field shaped like u0 {shapes[1]}, got {shapes[0]}"
             )
         return tree_map(lambda h, u: jnp.asarray(h, jnp.result_type(u)), sample, u0)
@@ -301,7 +302,7 @@ class _DelayClosure(Closure):
     def _check_markovian(self, grid, u0, t0):
         inner_state = self.inner.init(grid, u0, t0)
         if not (isinstance(inner_state, tuple) and not inner_state):
-            raise ValueError(
+            raise InputError(
                 f"{type(self).__name__}: inner must be a Markovian closure (state ()), "
                 f"got {type(self.inner).__name__} with a state"
             )
@@ -356,7 +357,7 @@ class DistributedDelayClosure(_DelayClosure):
         self.tau1 = _check_time(tau1, "tau1", name)
         self.tau2 = _check_time(tau2, "tau2", name)
         if self.tau1 < self.tau2:
-            raise ValueError(
+            raise InputError(
                 f"{name}: tau1 must be >= tau2 (window [t - tau1, t - tau2]), got tau1 = {tau1}, tau2 = {tau2}"
             )
         super().__init__(inner, self.tau1, buffer_dt, history)
@@ -469,9 +470,9 @@ def _check_time(value, what: str, name: str) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}: {what} must be a number >= 0, got {value!r}") from None
+        raise InputError(f"{name}: {what} must be a number >= 0, got {value!r}") from None
     if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name}: {what} must be a finite number >= 0, got {value}")
+        raise InputError(f"{name}: {what} must be a finite number >= 0, got {value}")
     return value
 
 
@@ -481,26 +482,26 @@ def _check_buffer_dt(buffer_dt, span: float, name: str) -> float:
     try:
         value = float(buffer_dt)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}: buffer_dt must be a number > 0, got {buffer_dt!r}") from None
+        raise InputError(f"{name}: buffer_dt must be a number > 0, got {buffer_dt!r}") from None
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}: buffer_dt must be a finite number > 0, got {buffer_dt}")
+        raise InputError(f"{name}: buffer_dt must be a finite number > 0, got {buffer_dt}")
     return value
 
 
 def _check_history(history, name: str):
     if history == "constant" or callable(history):
         return history
-    raise ValueError(f"{name}: history must be 'constant' or a callable history(t) -> field, got {history!r}")
+    raise InputError(f"{name}: history must be 'constant' or a callable history(t) -> field, got {history!r}")
 
 
 def _check_samples(times, values, name: str) -> None:
     if times.ndim != 1 or times.shape[0] < 1:
-        raise ValueError(f"{name}: times must be a non-empty 1-D array, got shape {times.shape}")
+        raise InputError(f"{name}: times must be a non-empty 1-D array, got shape {times.shape}")
     for leaf in jax.tree_util.tree_leaves(values):
         if jnp.shape(leaf)[:1] != times.shape:
-            raise ValueError(f"{name}: values need a leading axis of {times.shape[0]} samples, got {jnp.shape(leaf)}")
+            raise InputError(f"{name}: values need a leading axis of {times.shape[0]} samples, got {jnp.shape(leaf)}")
     if not isinstance(times, jax.core.Tracer) and bool(jnp.any(jnp.diff(times) <= 0)):
-        raise ValueError(f"{name}: times must be strictly ascending, got {times}")
+        raise InputError(f"{name}: times must be strictly ascending, got {times}")
 
 
 def _time_dtype(u):

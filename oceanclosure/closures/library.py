@@ -25,14 +25,15 @@ import numpy as np
 import sympy
 from flax import nnx
 
+from ..errors import InputError
 from ..expressions import Expression, parse_expression, to_sympy
-from ..models.base import DISPERSION_RADIUS
 from ..stencils import (
     LETTERS,
     feature_half_width,
     feature_names,
     features,
     parse_feature,
+    stencil_radius,
 )
 from .base import Closure, as_fields, like_state
 
@@ -60,7 +61,7 @@ class LibraryClosure(Closure):
                  constraints: Mapping[str, Mapping[str, float]] | None = None, trainable: bool = True,
                  accuracy: int = 2):
         if not terms:
-            raise ValueError("LibraryClosure: give at least one term")
+            raise InputError("LibraryClosure: give at least one term")
         self.variables = tuple(variables)
         self.outputs = tuple(outputs) if outputs is not None else self.variables
         self.parameters = tuple(parameters)
@@ -99,6 +100,18 @@ class LibraryClosure(Closure):
         tendencies = self.tendencies(fields, grid, physics)
         return like_state(u, tendencies, self.variables), state
 
+    def contributions(self, u, state, grid, t, physics) -> dict:
+        """Each term's part c_k T_k of the tendency (constrained outputs included), by term."""
+        terms = self.term_values(as_fields(u, self.variables), grid, physics)
+        coefficients = self.coefficients[...]
+        parts = {}
+        for k, term in enumerate(self.terms):
+            out = {name: coefficients[row, k] * terms[k] for row, name in enumerate(self.free_outputs)}
+            out.update({name: sum(w * out[o] for o, w in combination.items())
+                        for name, combination in self.constraints.items()})
+            parts[f"the term '{term}'"] = like_state(u, out, self.variables)
+        return parts
+
     @property
     def conserves(self) -> dict[str, float] | None:
         """One constraint S_n = Σ c_k S_k gives S_n − Σ c_k S_k = 0: ``{n: 1, k: −c_k}``."""
@@ -135,11 +148,14 @@ class LibraryClosure(Closure):
     def rates(self, grid, physics, fields=None) -> dict[str, float]:
         """Rates of the terms that are a constant times one state or pure derivative.
 
-        ``c u`` adds a real eigenvalue |c| (a reactive rate |c|),
-        ``c u_x`` an advective rate |c|/dx, ``c u_xx`` a diffusive rate 2|c|/dx²,
-        ``c u_xxx`` a dispersive rate (3√3/2)|c|/dx³, ``c u_xxxx`` a diffusive-equivalent
-        8|c|/dx⁴; the factor may contain ``dx``, ``dy`` and physical parameters.
-        State-dependent factors (``u*u_xx``) are not estimated: fix dt for those.
+        ``c u`` adds a real eigenvalue |c| (a reactive rate |c|). A derivative of order m
+        adds |c| ρ_m/dx^m, ρ_m = `stencils.stencil_radius` (m, accuracy) the spectral
+        radius of its stencil: ``c u_x`` as an advective rate (ρ_1 = 1 at accuracy 2,
+        1.372 at 4), ``c u_xxx`` as a dispersive one (3√3/2, 4.609), and ``c u_xx``,
+        ``c u_xxxx`` as diffusive rates ρ_m/2 (the diffusive rate is half the spectral
+        radius: 2|c|/dx² and 8|c|/dx⁴ at accuracy 2). The factor may contain ``dx``,
+        ``dy`` and physical parameters. State-dependent factors (``u*u_xx``) are not
+        estimated: fix dt for those.
         """
         rates = {"advective": 0.0, "diffusive": 0.0, "dispersive": 0.0, "reactive": 0.0}
         values = np.asarray(self.coefficients[...], dtype=float)
@@ -154,18 +170,18 @@ class LibraryClosure(Closure):
                 continue  # a derivative along a dimension this grid lacks: features() refuses it
             dim = grid.dims.index(LETTERS[letter]) if order else 0
             c = float(np.max(np.abs(values[:, k]))) * abs(factor)
-            key, rate = _RATES[order]
-            rates[key] += rate(c, grid.step[dim])
+            rates[_RATE_KEYS[order]] += c * derivative_rate(order, self.accuracy, grid.step[dim])
         return rates
 
 
-_RATES = {
-    0: ("reactive", lambda c, h: c),
-    1: ("advective", lambda c, h: c / h),
-    2: ("diffusive", lambda c, h: 2 * c / h**2),
-    3: ("dispersive", lambda c, h: DISPERSION_RADIUS * c / h**3),
-    4: ("diffusive", lambda c, h: 8 * c / h**4),
-}
+#: The stability rate each derivative order adds to (`LibraryClosure.rates`).
+_RATE_KEYS = {0: "reactive", 1: "advective", 2: "diffusive", 3: "dispersive", 4: "diffusive"}
+
+
+def derivative_rate(order: int, accuracy: int, h: float) -> float:
+    """The rate of a unit-coefficient derivative term: ρ/h^order, halved for even orders (diffusive)."""
+    radius = stencil_radius(order, accuracy) / h**order
+    return radius / 2 if order and order % 2 == 0 else radius
 
 
 def _linear_term(expression: Expression, known: Mapping[str, float], variables: Sequence[str]):
@@ -198,7 +214,7 @@ def _coefficients(values, n_outputs: int, n_terms: int):
     if array.ndim == 1:
         array = array[None, :]
     if array.shape != (n_outputs, n_terms):
-        raise ValueError(
+        raise InputError(
             f"LibraryClosure: coefficients must have shape ({n_outputs}, {n_terms}) "
             f"(free outputs × terms) or ({n_terms},) for one output, got {tuple(array.shape)}"
         )
@@ -209,9 +225,9 @@ def _check_constraints(constraints, outputs) -> dict:
     checked = {}
     for name, combination in constraints.items():
         if name not in outputs:
-            raise ValueError(f"LibraryClosure: constraint on unknown output {name!r} (outputs: {list(outputs)})")
+            raise InputError(f"LibraryClosure: constraint on unknown output {name!r} (outputs: {list(outputs)})")
         bad = [o for o in combination if o not in outputs or o in constraints]
         if bad:
-            raise ValueError(f"LibraryClosure: constraint for {name!r} refers to {bad}, which are not free outputs")
+            raise InputError(f"LibraryClosure: constraint for {name!r} refers to {bad}, which are not free outputs")
         checked[name] = {o: float(w) for o, w in combination.items()}
     return checked

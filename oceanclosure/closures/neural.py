@@ -71,6 +71,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from ..errors import InputError
 from ..fluxes import divergence
 from ..stencils import LETTERS, feature_half_width, feature_names, features
 from .base import Closure, as_fields, like_state
@@ -95,7 +96,7 @@ FLUX_SCALES = ("jump",)
 GATES = ("reynolds",)
 
 
-class ClosureStabilityError(ValueError):
+class ClosureStabilityError(InputError):
     """A closure whose linearisation at the state is not finite (the run is refused)."""
 
 
@@ -146,16 +147,16 @@ class NeuralClosure(Closure):
         self.variables = tuple(variables)
         self.outputs = tuple(outputs) if outputs is not None else self.variables
         if not self.outputs or len(set(self.outputs)) != len(self.outputs):
-            raise ValueError(f"NeuralClosure: outputs must be distinct and at least one, got {list(self.outputs)}")
+            raise InputError(f"NeuralClosure: outputs must be distinct and at least one, got {list(self.outputs)}")
         self.constraints = _check_constraints(constraints or {}, self.outputs)
         self.free_outputs = tuple(o for o in self.outputs if o not in self.constraints)
         if self.constraints and flux_form:
-            raise ValueError("NeuralClosure: constraints are for pointwise networks (a flux form conserves already)")
+            raise InputError("NeuralClosure: constraints are for pointwise networks (a flux form conserves already)")
         if flux_form and self.outputs != self.variables:
-            raise ValueError("NeuralClosure: flux_form needs one output per variable "
+            raise InputError("NeuralClosure: flux_form needs one output per variable "
                              f"(outputs {list(self.outputs)}, variables {list(self.variables)})")
         if output_scale == ABS_STATE and not set(self.outputs) <= set(self.variables):
-            raise ValueError("NeuralClosure: output_scale='abs_u' scales each output by its own variable, so the "
+            raise InputError("NeuralClosure: output_scale='abs_u' scales each output by its own variable, so the "
                              f"outputs {list(self.outputs)} must be variables ({list(self.variables)})")
         self.parameters = tuple(parameters)
         self.face_inputs = _check_face_inputs(face_inputs, flux_form)
@@ -276,7 +277,7 @@ class NeuralClosure(Closure):
     def _viscosity(self, physics, dtype):
         value = (physics or {}).get(self.viscosity)
         if value is None:
-            raise ValueError(f"NeuralClosure: face input 'reynolds' needs the physical parameter "
+            raise InputError(f"NeuralClosure: face input 'reynolds' needs the physical parameter "
                              f"{self.viscosity!r} (viscosity=), which this model's physics lacks "
                              f"(has {sorted(k for k, v in (physics or {}).items() if v is not None)})")
         return jnp.asarray(value, dtype)
@@ -362,7 +363,7 @@ class NeuralClosure(Closure):
         ``fields`` and ``physics`` give the face features and scale (needed with them).
         """
         if grid.ndim != 1:
-            raise ValueError(f"NeuralClosure: flux_form supports 1D grids only, got a {grid.ndim}D grid "
+            raise InputError(f"NeuralClosure: flux_form supports 1D grids only, got a {grid.ndim}D grid "
                              "(use the pointwise form in 2D)")
         bounded = grid.bounded[0]
         pair = _interior_pairs if bounded else _periodic_pairs
@@ -370,7 +371,7 @@ class NeuralClosure(Closure):
         face, reference, sigma = (None, None, None)
         if self.face_inputs or self.flux_scale is not None or self.gate is not None:
             if fields is None:
-                raise ValueError("NeuralClosure.face_fluxes: face inputs, flux_scale and gate need the fields")
+                raise InputError("NeuralClosure.face_fluxes: face inputs, flux_scale and gate need the fields")
             face, reference, sigma = self.face_terms(fields, grid, physics)
         cells = [q_left, q_right]
         flux = self.bounded_network(jnp.concatenate(cells + ([face] if face is not None else []), axis=-1))
@@ -500,28 +501,28 @@ def _vocabulary(variables, parameters) -> list[str]:
 def _check_inputs(inputs, variables, parameters, allow_empty: bool = False) -> tuple[str, ...]:
     inputs = tuple(str(n) for n in inputs)
     if not inputs and not allow_empty:
-        raise ValueError("NeuralClosure: give at least one input feature (or face_inputs in flux form)")
+        raise InputError("NeuralClosure: give at least one input feature (or face_inputs in flux form)")
     vocabulary = _vocabulary(variables, parameters)
     unknown = [n for n in inputs if n not in vocabulary]
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"NeuralClosure: unknown input(s) {unknown}; expected states {list(variables)}, their derivatives "
             f"up to order {MAX_DERIVATIVE} (u_x, u_xx, …), dx/dy, or a physical parameter listed in "
             f"parameters= (got parameters={list(parameters)})"
         )
     if len(set(inputs)) != len(inputs):
-        raise ValueError(f"NeuralClosure: inputs must be distinct, got {list(inputs)}")
+        raise InputError(f"NeuralClosure: inputs must be distinct, got {list(inputs)}")
     return inputs
 
 
 def _check_scales(scales: Mapping[str, float], inputs) -> tuple[float, ...]:
     unknown = [k for k in scales if k not in inputs]
     if unknown:
-        raise ValueError(f"NeuralClosure: scales given for {unknown}, which are not inputs {list(inputs)}")
+        raise InputError(f"NeuralClosure: scales given for {unknown}, which are not inputs {list(inputs)}")
     values = tuple(float(scales.get(name, 1.0)) for name in inputs)
     bad = {n: v for n, v in zip(inputs, values) if not (math.isfinite(v) and v != 0.0)}
     if bad:
-        raise ValueError(f"NeuralClosure: input scales must be finite and non-zero, got {bad}")
+        raise InputError(f"NeuralClosure: input scales must be finite and non-zero, got {bad}")
     return values
 
 
@@ -529,7 +530,7 @@ def _check_output_scale(output_scale, variables, parameters):
     if output_scale is None or output_scale == ABS_STATE:
         return output_scale
     if output_scale not in _vocabulary(variables, parameters):
-        raise ValueError(
+        raise InputError(
             f"NeuralClosure: output_scale must be None, {ABS_STATE!r} or a feature name "
             f"(states {list(variables)}, derivatives, dx, parameters {list(parameters)}), got {output_scale!r}"
         )
@@ -539,13 +540,13 @@ def _check_output_scale(output_scale, variables, parameters):
 def _check_hidden(hidden) -> tuple[int, ...]:
     widths = tuple(int(h) for h in hidden)
     if any(h < 1 for h in widths):
-        raise ValueError(f"NeuralClosure: hidden layer widths must be >= 1, got {list(hidden)}")
+        raise InputError(f"NeuralClosure: hidden layer widths must be >= 1, got {list(hidden)}")
     return widths
 
 
 def _check_choice(what: str, value, allowed):
     if value not in allowed:
-        raise ValueError(f"NeuralClosure: {what} must be one of {list(allowed)}, got {value!r}")
+        raise InputError(f"NeuralClosure: {what} must be one of {list(allowed)}, got {value!r}")
     return value
 
 
@@ -553,11 +554,11 @@ def _check_face_inputs(face_inputs, flux_form: bool) -> tuple[str, ...]:
     names = tuple(str(n) for n in face_inputs)
     unknown = [n for n in names if n not in FACE_FEATURES]
     if unknown:
-        raise ValueError(f"NeuralClosure: face_inputs must be among {list(FACE_FEATURES)}, got {unknown}")
+        raise InputError(f"NeuralClosure: face_inputs must be among {list(FACE_FEATURES)}, got {unknown}")
     if len(set(names)) != len(names):
-        raise ValueError(f"NeuralClosure: face_inputs must be distinct, got {list(names)}")
+        raise InputError(f"NeuralClosure: face_inputs must be distinct, got {list(names)}")
     if names and not flux_form:
-        raise ValueError(f"NeuralClosure: face_inputs {list(names)} need flux_form = true (they live on faces)")
+        raise InputError(f"NeuralClosure: face_inputs {list(names)} need flux_form = true (they live on faces)")
     return names
 
 
@@ -567,20 +568,20 @@ def _check_face_option(name: str, value, choices, flux_form: bool):
         return None
     _check_choice(name, value, choices)
     if not flux_form:
-        raise ValueError(f"NeuralClosure: {name} = {value!r} needs flux_form = true")
+        raise InputError(f"NeuralClosure: {name} = {value!r} needs flux_form = true")
     return value
 
 
 def _check_reference(smooth_reference, face_inputs) -> bool:
     if smooth_reference and "jumps" not in face_inputs:
-        raise ValueError("NeuralClosure: smooth_reference = true needs 'jumps' in face_inputs "
+        raise InputError("NeuralClosure: smooth_reference = true needs 'jumps' in face_inputs "
                          f"(got face_inputs {list(face_inputs)})")
     return bool(smooth_reference)
 
 
 def _check_count(what: str, value, minimum: int) -> int:
     if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"NeuralClosure: {what} must be an integer >= {minimum}, got {value!r}")
+        raise InputError(f"NeuralClosure: {what} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
@@ -588,7 +589,7 @@ def _check_real(what: str, value, ok, expected: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"NeuralClosure: {what} must be a number {expected}, got {value!r}") from None
+        raise InputError(f"NeuralClosure: {what} must be a number {expected}, got {value!r}") from None
     if isinstance(value, bool) or not math.isfinite(number) or not ok(number):
-        raise ValueError(f"NeuralClosure: {what} must be a finite number {expected}, got {value!r}")
+        raise InputError(f"NeuralClosure: {what} must be a finite number {expected}, got {value!r}")
     return number

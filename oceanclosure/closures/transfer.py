@@ -21,6 +21,7 @@ from typing import Mapping, Sequence
 import jax
 import jax.numpy as jnp
 
+from ..errors import InputError
 from .base import Closure, as_fields, like_state
 
 POSITIVE = {"softplus": jax.nn.softplus, "square": jnp.square, None: lambda z: z}
@@ -47,19 +48,19 @@ class TransferClosure(Closure):
                  positive: str | None = "softplus"):
         self.edges = tuple((str(a), str(b)) for a, b in edges)
         if not self.edges:
-            raise ValueError("TransferClosure: give at least one edge, e.g. edges = [['N', 'P']]")
+            raise InputError("TransferClosure: give at least one edge, e.g. edges = [['N', 'P']]")
         loops = [e for e in self.edges if e[0] == e[1]]
         if loops or len(set(self.edges)) != len(self.edges):
-            raise ValueError(f"TransferClosure: edges must join two different tracers, once each; got {list(self.edges)}")
+            raise InputError(f"TransferClosure: edges must join two different tracers, once each; got {list(self.edges)}")
         tracers = tuple(dict.fromkeys(t for e in self.edges for t in e))
         self.weights = _weights(weights, tracers)
         if positive not in POSITIVE:
-            raise ValueError(f"TransferClosure: positive must be one of {list(POSITIVE)}, got {positive!r}")
+            raise InputError(f"TransferClosure: positive must be one of {list(POSITIVE)}, got {positive!r}")
         self.positive = positive
         labels = tuple(edge_label(e) for e in self.edges)
         outputs = tuple(getattr(rate, "outputs", ()))
         if outputs != labels:
-            raise ValueError(f"TransferClosure: the rate closure needs one output per edge, named {list(labels)}; "
+            raise InputError(f"TransferClosure: the rate closure needs one output per edge, named {list(labels)}; "
                              f"it has {list(outputs)}")
         self.rate = rate
         self.variables = tuple(rate.variables)
@@ -101,9 +102,9 @@ def _weights(weights: Mapping[str, float] | None, tracers: Sequence[str]) -> dic
     weights = dict(weights or {})
     unknown = [k for k in weights if k not in tracers]
     if unknown:
-        raise ValueError(f"TransferClosure: weights for {unknown}, which are on no edge (tracers: {list(tracers)})")
+        raise InputError(f"TransferClosure: weights for {unknown}, which are on no edge (tracers: {list(tracers)})")
     out = {t: float(weights.get(t, 1.0)) for t in tracers}
     zero = [t for t, w in out.items() if w == 0.0]
     if zero:
-        raise ValueError(f"TransferClosure: weights must be non-zero, got 0 for {zero}")
+        raise InputError(f"TransferClosure: weights must be non-zero, got 0 for {zero}")
     return out

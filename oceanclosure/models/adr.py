@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..coefficients import Coefficient, Constant, nonnegative, require_nonnegative
+from ..errors import InputError
 from ..fluxes import diffusive_flux
 from .base import FluxModel, Variable
 from .reactions import ReactionSet, reactive_rate
@@ -55,7 +56,7 @@ class AdvectionDiffusionReaction(FluxModel):
         self.variables = tuple(variables)
         names = self.variable_names
         if len(set(names)) != len(names) or not names:
-            raise ValueError(f"AdvectionDiffusionReaction: variables must be distinct and at least one, got {list(names)}")
+            raise InputError(f"AdvectionDiffusionReaction: variables must be distinct and at least one, got {list(names)}")
         self.parameter_names = tuple(parameters or {})
         self.diffusivity = _per_variable(diffusivity, names, "diffusivity")
         shared = len(set(self.diffusivity.values())) == 1 and len(self.diffusivity) == len(names)
@@ -68,11 +69,11 @@ class AdvectionDiffusionReaction(FluxModel):
         if reactions is not None:
             missing = [v for v in reactions.variables if v not in names]
             if missing:
-                raise ValueError(f"AdvectionDiffusionReaction: the reactions need the variables {missing}, "
+                raise InputError(f"AdvectionDiffusionReaction: the reactions need the variables {missing}, "
                                  f"which the model does not have ({list(names)})")
             unknown = [p for p in reactions.parameter_names if p not in self.parameter_names]
             if unknown:
-                raise ValueError(f"AdvectionDiffusionReaction: the reactions use parameters {unknown} "
+                raise InputError(f"AdvectionDiffusionReaction: the reactions use parameters {unknown} "
                                  f"that are not given (given: {list(self.parameter_names)})")
         super().__init__(grid, bc, scheme, dict(parameters or {}))
         for coefficient in [*self.diffusivity.values(), *(w for ws in self.velocity.values() for w in ws)]:
@@ -147,7 +148,7 @@ def _per_variable(value, names: Sequence[str], what: str) -> dict[str, Coefficie
     if isinstance(value, Mapping):
         unknown = [k for k in value if k not in names]
         if unknown:
-            raise ValueError(f"physics.{what}: {unknown} are not variables (the variables are {list(names)})")
+            raise InputError(f"physics.{what}: {unknown} are not variables (the variables are {list(names)})")
         return {k: _as_coefficient(v) for k, v in value.items()}
     return {name: _as_coefficient(value) for name in names}
 
@@ -155,11 +156,11 @@ def _per_variable(value, names: Sequence[str], what: str) -> dict[str, Coefficie
 def _velocities(velocity: Mapping, names: Sequence[str], ndim: int) -> dict[str, tuple[Coefficient, ...]]:
     unknown = [k for k in velocity if k not in names]
     if unknown:
-        raise ValueError(f"physics.velocity: {unknown} are not variables (the variables are {list(names)})")
+        raise InputError(f"physics.velocity: {unknown} are not variables (the variables are {list(names)})")
     out = {}
     for name, components in velocity.items():
         components = tuple(components) if isinstance(components, (list, tuple)) else (components,)
         if len(components) != ndim:
-            raise ValueError(f"physics.velocity.{name}: needs {ndim} component(s), got {len(components)}")
+            raise InputError(f"physics.velocity.{name}: needs {ndim} component(s), got {len(components)}")
         out[name] = tuple(_as_coefficient(c) for c in components)
     return out

@@ -22,6 +22,7 @@ from typing import Callable, Sequence, Union
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import InputError
 from ..fluxes import diffusive_flux
 from .base import FluxModel
 
@@ -41,11 +42,11 @@ class AdvectionDiffusion(FluxModel):
                  diffusivity: FieldSpec = 0.0):
         components = tuple(velocity) if isinstance(velocity, (list, tuple)) else (velocity,) * grid.ndim
         if len(components) != grid.ndim:
-            raise ValueError(
+            raise InputError(
                 f"AdvectionDiffusion: velocity needs {grid.ndim} component(s), got {len(components)}"
             )
         if _is_constant(diffusivity) and diffusivity < 0:
-            raise ValueError(f"AdvectionDiffusion: diffusivity must be >= 0, got {diffusivity}")
+            raise InputError(f"AdvectionDiffusion: diffusivity must be >= 0, got {diffusivity}")
         self._velocity_fields = components
         self._diffusivity_field = diffusivity
         physics = {
@@ -79,7 +80,7 @@ class AdvectionDiffusion(FluxModel):
         lowest = min(float(np.min(np.asarray(self._diffusivity_field(t, *self._faces[d]))))
                      for t in times for d in range(self.grid.ndim))
         if not lowest >= 0:
-            raise ValueError(f"physics.diffusivity must be nonnegative, but it reaches {lowest:g} on the grid's "
+            raise InputError(f"physics.diffusivity must be nonnegative, but it reaches {lowest:g} on the grid's "
                              "faces at the sampled times; a negative diffusivity is anti-diffusion and blows up")
 
     def _max_abs(self, constant, function, dim, times):

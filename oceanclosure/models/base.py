@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..boundaries import BoundaryConditions, FieldBoundaries
+from ..errors import InputError, InputTypeError
 from ..fluxes import Scheme, divergence, get_scheme
 from ..grid import Grid
 
@@ -50,7 +51,7 @@ class Variable:
 
     def __post_init__(self):
         if not self.name.isidentifier():
-            raise ValueError(f"variable name {self.name!r} must be a Python-style identifier (letters, digits, _)")
+            raise InputError(f"variable name {self.name!r} must be a Python-style identifier (letters, digits, _)")
 
     def attrs(self) -> dict[str, str]:
         out = {"units": self.units, "long_name": self.long_name or self.name}
@@ -83,9 +84,9 @@ class FluxModel(abc.ABC):
                  physics: Mapping):
         self.bc = FieldBoundaries.of(bc, self.variable_names)
         if self.bc.ndim != grid.ndim:
-            raise ValueError(f"{type(self).__name__}: boundary conditions are {self.bc.ndim}D but the grid is {grid.ndim}D")
+            raise InputError(f"{type(self).__name__}: boundary conditions are {self.bc.ndim}D but the grid is {grid.ndim}D")
         if self.bc.dims != grid.dims:
-            raise ValueError(f"{type(self).__name__}: boundary conditions are for dimensions {list(self.bc.dims)}, "
+            raise InputError(f"{type(self).__name__}: boundary conditions are for dimensions {list(self.bc.dims)}, "
                              f"the grid has {list(grid.dims)}")
         self.grid = grid.with_bounded(not self.bc.is_periodic(d) for d in range(grid.ndim))
         self.scheme = get_scheme(scheme)
@@ -100,7 +101,7 @@ class FluxModel(abc.ABC):
         missing = [k for k in self.parameter_names if k not in physics]
         unknown = [k for k in physics if k not in self.parameter_names]
         if missing or unknown:
-            raise ValueError(
+            raise InputError(
                 f"{type(self).__name__}: physics needs {list(self.parameter_names)}, "
                 f"missing {missing}, unknown {unknown}"
             )
@@ -195,7 +196,7 @@ class FluxModel(abc.ABC):
         physics = self.physics if physics is None else physics
         unknown = [k for k in (extra_fluxes or {}) if k not in self.variable_names]
         if unknown:
-            raise ValueError(f"closure fluxes for {unknown}, which are not fields of the model ({list(self.variable_names)})")
+            raise InputError(f"closure fluxes for {unknown}, which are not fields of the model ({list(self.variable_names)})")
         fluxes = self.face_fluxes(fields, t, physics, extra_fluxes)
         out = {name: self.divergence(f) for name, f in fluxes.items()}
         for name, source in self.sources(fields, t, physics).items():
@@ -217,16 +218,16 @@ class FluxModel(abc.ABC):
     def check_fields(self, fields: Mapping) -> dict:
         """Host check that ``fields`` holds exactly the model's variables, each on the grid."""
         if not isinstance(fields, Mapping):
-            raise TypeError(f"{type(self).__name__}: the state is a mapping {{name: array}}, got {type(fields).__name__}")
+            raise InputTypeError(f"{type(self).__name__}: the state is a mapping {{name: array}}, got {type(fields).__name__}")
         unknown = [k for k in fields if k not in self.variable_names]
         missing = [k for k in self.variable_names if k not in fields]
         if unknown or missing:
-            raise ValueError(f"{type(self).__name__}: the state needs the fields {list(self.variable_names)}, "
+            raise InputError(f"{type(self).__name__}: the state needs the fields {list(self.variable_names)}, "
                              f"got {list(fields)} (unknown {unknown}, missing {missing})")
         for name in self.variable_names:
             shape = np.shape(fields[name])
             if shape != self.grid.array_shape:
-                raise ValueError(f"initial state: field '{name}' has shape {shape}, the grid needs {self.grid.array_shape}")
+                raise InputError(f"initial state: field '{name}' has shape {shape}, the grid needs {self.grid.array_shape}")
         return {name: fields[name] for name in self.variable_names}
 
 

@@ -9,6 +9,7 @@ Physics: ``{"nu": ν}`` (viscosity, length²/time; ν = 1/Re).
 
 from __future__ import annotations
 
+from ..errors import InputError
 from ..fluxes import diffusive_flux
 from .base import FluxModel, max_abs
 
@@ -21,7 +22,7 @@ class Burgers(FluxModel):
     def __init__(self, grid, bc, scheme=FluxModel.default_scheme, nu: float = 0.0):
         super().__init__(grid, bc, scheme, {"nu": nu})
         if nu < 0:
-            raise ValueError(f"Burgers: viscosity nu must be >= 0, got {nu}")
+            raise InputError(f"Burgers: viscosity nu must be >= 0, got {nu}")
 
     def line_flux(self, name, up, dim, t, physics):
         h = self.grid.step[dim]

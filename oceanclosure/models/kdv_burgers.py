@@ -11,6 +11,7 @@ Physics: ``{"a": a, "b": b, "nu": ν}``.
 
 from __future__ import annotations
 
+from ..errors import InputError
 from ..fluxes import diffusive_flux, dispersive_flux
 from .base import DISPERSION_RADIUS, FluxModel, max_abs
 
@@ -24,9 +25,9 @@ class KdVBurgers(FluxModel):
 
     def __init__(self, grid, bc, scheme=default_scheme, a: float = 1.0, b: float = 0.0, nu: float = 0.0):
         if grid.ndim != 1:
-            raise ValueError(f"KdVBurgers: only 1D grids are supported, got a {grid.ndim}D grid")
+            raise InputError(f"KdVBurgers: only 1D grids are supported, got a {grid.ndim}D grid")
         if nu < 0:
-            raise ValueError(f"KdVBurgers: viscosity nu must be >= 0, got {nu}")
+            raise InputError(f"KdVBurgers: viscosity nu must be >= 0, got {nu}")
         super().__init__(grid, bc, scheme, {"a": a, "b": b, "nu": nu})
 
     def line_flux(self, name, up, dim, t, physics):

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import InputError
 from ..expressions import parse_expression
 
 
@@ -59,10 +60,10 @@ class ExpressionReactions(ReactionSet):
         self.dims = tuple(dims)
         unknown = [name for name in reactions if name not in self.variables]
         if unknown:
-            raise ValueError(f"physics.reactions: {unknown} are not variables (the variables are {list(self.variables)})")
+            raise InputError(f"physics.reactions: {unknown} are not variables (the variables are {list(self.variables)})")
         clash = sorted(set(self.parameter_names) & (set(self.variables) | set(self.dims) | {"t"}))
         if clash:
-            raise ValueError(f"physics.parameters: {clash} are also variable or coordinate names; rename them")
+            raise InputError(f"physics.parameters: {clash} are also variable or coordinate names; rename them")
         allowed = self.variables + self.dims + ("t",) + self.parameter_names
         self.expressions = {name: parse_expression(text, allowed, what=f"physics.reactions.{name}")
                             for name, text in reactions.items()}
@@ -120,7 +121,7 @@ def reactive_rate(sources: Callable[[Mapping], Mapping], fields: Mapping) -> tup
                        for i in names], -2)
     blocks = blocks.reshape(-1, len(names), len(names))
     if not np.all(np.isfinite(blocks)):
-        raise ValueError("the reactions' Jacobian is not finite at the initial state; check the reactions and the "
+        raise InputError("the reactions' Jacobian is not finite at the initial state; check the reactions and the "
                          "initial condition (a division by a field that is zero?)")
     eigenvalues = np.linalg.eigvals(blocks)
     return (float(np.max(np.abs(eigenvalues.real), initial=0.0)),

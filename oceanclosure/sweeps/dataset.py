@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 import xarray as xr
 
+from ..errors import InputError
 from ..metrics import LONG_NAMES
 from .plan import Plan
 
@@ -95,7 +96,7 @@ def open_sweep(path) -> xr.Dataset:
     path = Path(path)
     ds = open_netcdf(path, "sweep file")
     if ds.attrs.get("sweep_format") != FORMAT:
-        raise ValueError(f"{path} is not an oceanclosure sweep file (no sweep_format = {FORMAT!r}); "
+        raise InputError(f"{path} is not an oceanclosure sweep file (no sweep_format = {FORMAT!r}); "
                          "write one with `oceanclosure evaluate CASE_DIR --out FILE`")
     return ds
 
@@ -105,7 +106,7 @@ def summary_variable(ds: xr.Dataset) -> str:
     for name in ds.data_vars:
         if ds[name].attrs.get("metric") == SUMMARY_METRIC:
             return str(name)
-    raise ValueError(f"the sweep has no {SUMMARY_METRIC!r} metric; add it to evaluate.metrics for a summary")
+    raise InputError(f"the sweep has no {SUMMARY_METRIC!r} metric; add it to evaluate.metrics for a summary")
 
 
 def closure_summary(ds: xr.Dataset) -> dict[str, dict[str, float | None]]:

@@ -23,12 +23,13 @@ import numpy as np
 from ..cases import CaseError
 from ..cases.evaluate import ClosureEntry, EvaluateConfig, dimension_name
 from ..cases.overrides import override
+from ..errors import InputError
 
 #: Two axis values match a training configuration's when they agree to this relative tolerance.
 MATCH_RTOL = 1e-6
 
 
-class SweepError(ValueError):
+class SweepError(InputError):
     """A sweep that cannot be planned or run; the message names the fix."""
 
 

@@ -2,8 +2,10 @@
 
 A case trains into its own directory:
 
-* ``checkpoints/step_XXXXXXXX.npz``: parameters and optimizer state every
-  ``training.checkpoint_every`` steps (the last two are kept);
+* ``checkpoints/<step>/``: orbax checkpoints of the whole loop state (parameters,
+  optimizer state, failure counters, the ``[training]`` settings) every
+  ``training.checkpoint_every`` steps, at the end and on SIGINT (the last two are
+  kept; `trainer.Trainer.resume`);
 * ``training_log.csv``: step, loss, validation loss, learning rate, skipped steps;
 * ``closure/parameters.npz`` + ``closure/parameters.json``: the trained arrays,
   the ``[[closure]]`` spec, a SHA-256, the command, the package and jax versions,
@@ -30,21 +32,29 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from ..closures.checkpoint import load_parameters, sidecar_path
+from ..closures.checkpoint import load_parameters, parameter_arrays, sidecar_path
+from ..errors import InputError, MissingFileError, OutputExistsError
 from ..factory import TRAINED_PARAMETERS, build_closures
-from ..io import OutputExistsError, provenance
+from ..io import provenance
 from .discovery import discover_members, library_warnings, perturb_members
 from .setup import build_problems
-from .trainer import Settings, Trainer, write_trained_closure
+from .trainer import Settings, Trainer, TrainingError, write_trained_closure
 
 
 def trained_parameters_path(case) -> Path:
     return case.directory / TRAINED_PARAMETERS
 
 
-def _check_start(case, trainer: Trainer, resume: bool, overwrite: bool) -> None:
+def _check_start(case, trainer: Trainer, resume: bool, overwrite: bool, accept_changes: bool) -> None:
     if resume and overwrite:
-        raise ValueError("give either --resume or --overwrite, not both")
+        raise InputError("give either --resume or --overwrite, not both")
+    if accept_changes and not resume:
+        raise InputError("--accept-changes goes with --resume (continuing a checkpoint with changed [training] keys)")
+    if resume and not trainer.checkpoints() and trained_parameters_path(case).exists():
+        raise InputError(
+            f"--resume: {trainer.checkpoint_dir} holds no checkpoint to continue, and "
+            f"{trained_parameters_path(case)} holds trained parameters; pass --overwrite to retrain"
+        )
     if trainer.checkpoints() and not (resume or overwrite):
         raise OutputExistsError(
             f"{trainer.checkpoint_dir} already holds checkpoints; pass --resume to continue them or "
@@ -57,20 +67,29 @@ def _check_start(case, trainer: Trainer, resume: bool, overwrite: bool) -> None:
 
 
 def train(case, *, resume: bool = False, overwrite: bool = False, steps: int | None = None,
-          ensemble: int | None = None, progress=None, command: str | None = None) -> dict:
-    """Train the case's closures; returns a summary (losses, coefficients, spread, paths)."""
+          ensemble: int | None = None, progress=None, command: str | None = None, accept_changes: bool = False,
+          notify=None) -> dict:
+    """Train the case's closures; returns a summary (losses, coefficients, spread, paths).
+
+    ``resume`` continues the newest readable checkpoint (from step 0 when none was written
+    yet), refusing one written with other ``[training]`` keys (``steps`` may grow) unless
+    ``accept_changes``; ``overwrite`` first removes the previous training's checkpoints, log
+    and trained parameters. ``notify(text)`` is told what was done on the way (fallbacks,
+    removals). Raises `TrainingError` when training diverges (nothing is written then) and
+    `trainer.TrainingInterrupted` on SIGINT (the last completed step is saved).
+    """
     if case.training is None:
-        raise ValueError(f"{case.path} has no [training] section; add one to train its closures")
+        raise InputError(f"{case.path} has no [training] section; add one to train its closures")
+    notify = notify or (lambda text: None)
     settings = Settings.from_config(case.training, steps=steps, ensemble=ensemble)
     closure = build_closures(case, trained=False)
     trainer = Trainer(closure, build_problems(case, closure), settings, case.directory)
-    _check_start(case, trainer, resume, overwrite)
+    _check_start(case, trainer, resume, overwrite, accept_changes)
     if overwrite:
-        shutil.rmtree(trainer.checkpoint_dir, ignore_errors=True)
-        trainer.log_path.unlink(missing_ok=True)
+        _remove_previous(case, trainer, notify)
     perturb_members(trainer)
     if resume:
-        trainer.resume()
+        trainer.resume(accept_changes=accept_changes, notify=notify)
     warnings = library_warnings(trainer)
     trainer.run(progress)
     found = discover_members(trainer)
@@ -83,8 +102,29 @@ def train(case, *, resume: bool = False, overwrite: bool = False, steps: int | N
     manifest = {"command": command or " ".join(sys.argv), "jax_backend": jax.default_backend(),
                 "training": settings.model_dump(mode="json"), "summary": summary, **provenance()}
     spec = [c.model_dump(mode="json") for c in case.closures]
+    _check_finite(final, trainer)
     path = write_trained_closure(final, case.directory / "closure", spec, manifest, overwrite=True)
     return {**summary, "parameters": str(path)}
+
+
+def _remove_previous(case, trainer: Trainer, notify) -> None:
+    """--overwrite: no file of the previous training may outlive a failure of this one."""
+    parameters = trained_parameters_path(case)
+    found = [p for p in (trainer.checkpoint_dir, trainer.log_path, parameters, sidecar_path(parameters)) if p.exists()]
+    for path in found:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if found:
+        notify("--overwrite: removed the previous training's " + ", ".join(str(p) for p in found))
+
+
+def _check_finite(closure, trainer: Trainer) -> None:
+    """The parameters to write (after discovery's refits) must be finite."""
+    bad = sorted(key for key, value in parameter_arrays(closure).items() if not np.all(np.isfinite(value)))
+    if bad:
+        raise TrainingError(
+            f"training diverged: after step {trainer.state.step} and the sparsity path, {', '.join(bad)} are not "
+            "finite; no parameters were written. Lower training.learning_rate, or set training.selection = \"none\""
+        )
 
 
 def _summary(trainer: Trainer, members, final) -> dict:
@@ -122,7 +162,7 @@ def load_trained(case, closure=None):
     """The case's closure with ``closure/parameters.npz`` loaded (checksum verified)."""
     path = trained_parameters_path(case)
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; train the case first (oceanclosure train {case.directory})")
+        raise MissingFileError(f"{path} does not exist; train the case first (oceanclosure train {case.directory})")
     if closure is None:
         return build_closures(case)  # loads the parameters after checking they fit the case's tables
     return load_parameters(closure, path)
@@ -145,7 +185,7 @@ def discover(case) -> dict:
     found = closure.equations()
     nonmarkovian = nonmarkovian_parts(case, closure)
     if not found and not nonmarkovian:
-        raise ValueError("discover needs a library, delay or neural closure in [[closure]]; this case has none")
+        raise InputError("discover needs a library, delay or neural closure in [[closure]]; this case has none")
     equations = {output: [{"text": eq["text"], "latex": eq["latex"]} for eq in items] for output, items in found.items()}
     discovery = summary.get("discovery") or {}
     terms = discovery.get("terms") or _point_terms(library_tables(closure))

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..errors import InputError
+
 __all__ = ["collinear_terms", "collinearity_warnings", "condition_number", "zero_terms"]
 
 
@@ -36,7 +38,7 @@ def collinear_terms(term_values: Mapping[str, object], threshold: float = 0.95) 
     have no direction and are left out (`zero_terms` names them).
     """
     if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"collinear_terms: threshold must be in (0, 1], got {threshold}")
+        raise InputError(f"collinear_terms: threshold must be in (0, 1], got {threshold}")
     names, design = _design(term_values)
     norms = np.linalg.norm(design, axis=0)
     keep = [k for k in range(len(names)) if norms[k] > 0]
@@ -74,7 +76,7 @@ def collinearity_warnings(term_values: Mapping[str, object], threshold: float = 
     κ is taken over the non-zero terms, so a zero term is reported once, as itself.
     """
     if not max_condition >= 1.0:
-        raise ValueError(f"collinearity_warnings: max_condition must be >= 1, got {max_condition}")
+        raise InputError(f"collinearity_warnings: max_condition must be >= 1, got {max_condition}")
     zeros = zero_terms(term_values)
     warnings = [f"library term {name!r} is identically zero on the training data: its coefficient cannot "
                 f"be identified (drop the term, or train on data where it is active)" for name in zeros]
@@ -94,13 +96,13 @@ def collinearity_warnings(term_values: Mapping[str, object], threshold: float = 
 def _design(term_values: Mapping[str, object]) -> tuple[list[str], np.ndarray]:
     """(names, matrix with one float64 column per term), checked: same size, finite, at least one term."""
     if not term_values:
-        raise ValueError("library hygiene: give at least one term's values")
+        raise InputError("library hygiene: give at least one term's values")
     names = list(term_values)
     columns = [np.asarray(term_values[n], dtype=float).ravel() for n in names]
     sizes = {n: c.size for n, c in zip(names, columns)}
     if len(set(sizes.values())) != 1:
-        raise ValueError(f"library hygiene: every term needs the same number of values, got {sizes}")
+        raise InputError(f"library hygiene: every term needs the same number of values, got {sizes}")
     bad = [n for n, c in zip(names, columns) if not np.all(np.isfinite(c))]
     if bad:
-        raise ValueError(f"library hygiene: terms {bad} have non-finite values on the training data")
+        raise InputError(f"library hygiene: terms {bad} have non-finite values on the training data")
     return names, np.stack(columns, axis=1)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..errors import InputError, MissingFileError
 from ..grid import Grid
 
 __all__ = ["ObservationError", "Observations", "observe", "read_observation_file",
@@ -28,7 +29,7 @@ TOLERANCE = 1e-9
 """Relative tolerance for observation coordinates and times to coincide with the truth's."""
 
 
-class ObservationError(ValueError):
+class ObservationError(InputError):
     """Observations that do not fit the truth (coordinates, times, units, values)."""
 
 
@@ -67,7 +68,7 @@ class Observations:
         object.__setattr__(self, "field_shape", tuple(int(n) for n in self.field_shape))
         expected = (self.time_index.size, self.cells.size)
         if self.values.shape != expected or self.times.shape != self.time_index.shape:
-            raise ValueError(f"Observations: values have shape {self.values.shape}, times "
+            raise InputError(f"Observations: values have shape {self.values.shape}, times "
                              f"{self.times.shape}; expected {expected} and ({expected[0]},)")
 
     @property
@@ -245,7 +246,7 @@ def read_observation_file(path, truth: xr.Dataset, *, variable: str = "u", weigh
 
 def _open(path: Path, what: str) -> xr.Dataset:
     if not path.is_file():
-        raise FileNotFoundError(f"{what} does not exist (observations.file is relative to the case directory)")
+        raise MissingFileError(f"{what} does not exist (observations.file is relative to the case directory)")
     try:
         with xr.open_dataset(path, decode_times=False, decode_timedelta=False) as ds:
             return ds.load()

@@ -16,11 +16,12 @@ import numpy as np
 
 from ..build import build_simulation, dtype_for
 from ..cases import check_training
+from ..errors import InputError
 from ..timestepping import steps_between_outputs
 from .rollout import Problem
 
 
-class SetupError(ValueError):
+class SetupError(InputError):
     """A training set-up that cannot work (window longer than the data, ...)."""
 
 

@@ -18,13 +18,24 @@ observation points) come from `member_pools` and `member_bags`.
 
 Configurations of different nx are traced into one jitted step (one XLA program
 with one branch per configuration; no padding). A step whose loss or gradient is
-not finite is skipped (parameters and optimizer state unchanged), counted and
-logged; ``max_failures`` consecutive ones stop training with a clear message,
-keeping the last good checkpoint.
+not finite is skipped, counted and logged, and something changes before the next
+attempt: the parameters and optimizer state go back to those before the previous
+update (the update that led to the blow-up), the retry draws another batch and
+its learning rate is multiplied by `BACKOFF` per consecutive failure.
+``max_failures`` consecutive ones stop training with `TrainingError`; so do final
+parameters or a final validation loss that are not finite (nothing is written).
+
+Checkpoints (`orbax.checkpoint`, ``checkpoints/<step>/``) hold the whole loop
+state: parameters, optimizer state, the state before the last update, the
+failure counters and the ``[training]`` settings. Saves are synchronous and
+atomic, the last `KEEP_CHECKPOINTS` are kept, and `Trainer.resume` falls back to
+an older one when the newest is unreadable. SIGINT stops after the step under
+way, saves it and raises `TrainingInterrupted`.
 
 Determinism: start times are drawn from ``numpy.random.default_rng([seed,
-member, step])``, so a run resumed from a checkpoint draws exactly what the
-uninterrupted run would have drawn, and gives identical results.
+member, step])`` (``[seed, member, step, failures]`` for a retry), so a run
+resumed from a checkpoint draws exactly what the uninterrupted run would have
+drawn, and gives bit-identical results.
 
 Scale-out: the batch of start indices is placed with a `NamedSharding` over all
 available devices (`jax.devices()`, which includes every host under
@@ -34,10 +45,15 @@ ensemble members are a vmapped leading axis of the parameters.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io as _io
 import math
+import shutil
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -52,11 +68,31 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from .. import io as oc_io
 from ..cases import TrainingConfig
 from ..closures.checkpoint import save_parameters
+from ..errors import InputError, RunFailedError
 from .rollout import Problem, batch_loss, penalty, split_closure
 
+#: A retry's learning rate is multiplied by this per consecutive non-finite step.
+BACKOFF = 0.5
+#: Training checkpoints kept in ``checkpoints/`` (the newest ones).
+KEEP_CHECKPOINTS = 2
+#: The training-checkpoint layout this version writes and resumes (kept in each checkpoint's metadata).
+CHECKPOINT_FORMAT = "oceanclosure-training-checkpoint/2"
 
-class TrainingError(RuntimeError):
-    """Training cannot go on (e.g. too many consecutive non-finite updates)."""
+
+#: What to try when training blows up or diverges.
+DIVERGED_ADVICE = "Lower training.learning_rate, shorten training.window, or fix dt in [time]"
+
+
+class TrainingError(RunFailedError):
+    """Training cannot go on (e.g. too many consecutive non-finite updates, diverged parameters)."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT stopped training after a completed step; ``step`` was saved as a checkpoint (if any)."""
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
 
 
 class Settings(TrainingConfig):
@@ -100,11 +136,13 @@ def _all_finite(tree) -> jax.Array:
 
 
 def make_train_step(problems: Sequence[Problem], graphdef, rest, optimizer, settings: Settings) -> Callable:
-    """``step(params, opt_state, starts, bags) -> (params, opt_state, data_loss, finite)``.
+    """``step(params, opt_state, starts, bags, scale) -> (params, opt_state, data_loss, finite)``.
 
     ``starts`` is a tuple with one (batch,) index array per configuration; ``bags`` a
     tuple with one ``{field: multiplicities}`` per configuration (an ensemble member's
-    bootstrap of the observation points), or ``()`` for none.
+    bootstrap of the observation points), or ``()`` for none; ``scale`` multiplies the
+    update (the learning rate: both optimizers' updates are proportional to it), 1 but
+    after a skipped step.
     """
 
     def loss_fn(params, starts, bags):
@@ -114,10 +152,11 @@ def make_train_step(problems: Sequence[Problem], graphdef, rest, optimizer, sett
         data = data / len(problems)
         return data + penalty(params, settings.l1, settings.l2), data
 
-    def step(params, opt_state, starts, bags):
+    def step(params, opt_state, starts, bags, scale):
         (loss, data), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, starts, bags)
         finite = jnp.isfinite(loss) & _all_finite(grads)
         updates, new_opt_state = optimizer.update(grads, opt_state, params)
+        updates = jax.tree_util.tree_map(lambda u: u * scale.astype(u.dtype), updates)
         new_params = prune(optax.apply_updates(params, updates), settings.prune_threshold)
         keep = lambda new, old: jnp.where(finite, new, old)  # noqa: E731
         params = jax.tree_util.tree_map(keep, new_params, params)
@@ -125,7 +164,7 @@ def make_train_step(problems: Sequence[Problem], graphdef, rest, optimizer, sett
         return params, opt_state, data, finite
 
     if settings.ensemble > 1:
-        step = jax.vmap(step)
+        step = jax.vmap(step, in_axes=(0, 0, 0, 0, None))
     return jax.jit(step)
 
 
@@ -152,15 +191,17 @@ def _spread(indices: np.ndarray, count: int) -> np.ndarray:
     return indices[np.linspace(0, len(indices) - 1, count).round().astype(int)]
 
 
-def draw_starts(problems: Sequence[Problem], settings: Settings, step: int, pools=None):
+def draw_starts(problems: Sequence[Problem], settings: Settings, step: int, pools=None, attempt: int = 0):
     """Start indices for one step: one (batch,) array per configuration (per member).
 
     ``pools[member][k]`` are the start indices member ``member`` may draw from in
-    configuration k (`member_pools`; default: every training start).
+    configuration k (`member_pools`; default: every training start). ``attempt`` > 0
+    (a retry after a skipped step) draws from its own stream ``[seed, member, step, attempt]``.
     """
     per_member = []
     for member in range(settings.ensemble):
-        rng = np.random.default_rng([settings.seed, member, step])
+        words = [settings.seed, member, step] + ([attempt] if attempt else [])
+        rng = np.random.default_rng(words)
         own = pools[member] if pools is not None else [p.train_starts for p in problems]
         per_member.append([rng.choice(pool, settings.batch) for pool in own])
     starts = [np.stack([m[i] for m in per_member]) for i in range(len(problems))]
@@ -219,12 +260,24 @@ def stack_members(tree, members: int):
 
 @dataclasses.dataclass
 class TrainState:
+    """The loop's whole state, all of which a checkpoint holds.
+
+    ``step`` counts accepted updates; ``previous`` is ``(params, opt_state)`` before the
+    last one (None at the start and after going back), where a blow-up at the next step
+    returns to. ``failures`` counts consecutive skipped steps: a retry draws from stream
+    word ``failures`` and scales the learning rate by ``BACKOFF ** failures``;
+    ``retrying`` says the parameters are ones gone back to, whose finite loss says
+    nothing new (it does not end the run of failures). ``skipped`` counts all skips.
+    """
+
     params: object
     opt_state: object
     step: int = 0
     failures: int = 0
     skipped: int = 0
     log: list = dataclasses.field(default_factory=list)
+    previous: tuple | None = None
+    retrying: bool = False
 
 
 LOG_FIELDS = ("step", "loss", "validation", "learning_rate", "finite", "skipped", "seconds")
@@ -235,6 +288,46 @@ def _typed(row: dict) -> dict:
     return {"step": int(row["step"]), "loss": float(row["loss"]), "validation": float(row["validation"]),
             "learning_rate": float(row["learning_rate"]), "finite": row["finite"] == "True",
             "skipped": int(row["skipped"]), "seconds": float(row["seconds"])}
+
+
+class _Unreadable(oc_io.CheckpointError):
+    """A checkpoint that cannot be read (`Trainer.resume` falls back to an older one)."""
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0][:200] if text else ''}"
+
+
+def _leaf_table(tree) -> list[list]:
+    """``[path, shape, dtype]`` of every array of a pytree (JSON-ready)."""
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return [[jax.tree_util.keystr(path), list(np.shape(x)), str(x.dtype)] for path, x in leaves]
+
+
+@contextlib.contextmanager
+def _sigint_received():
+    """A list that a SIGINT appends to instead of interrupting (a second one interrupts at once).
+
+    Main thread only, and only over Python's own handler; elsewhere SIGINT is left alone.
+    """
+    received: list = []
+    previous = signal.getsignal(signal.SIGINT)
+    if (threading.current_thread() is not threading.main_thread() or previous is None
+            or previous is signal.SIG_IGN):  # not ours to handle, or ignored (nohup, a script's `&`): stays so
+        yield received
+        return
+
+    def handler(signum, frame):
+        received.append(signum)
+        signal.signal(signal.SIGINT, previous)
+        print("stopping after the step under way (Ctrl-C again to stop at once) ...", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Trainer:
@@ -254,7 +347,7 @@ class Trainer:
         self.directory = Path(directory)
         self.graphdef, params, self.rest = split_closure(closure)
         if not jax.tree_util.tree_leaves(params):
-            raise ValueError("the closure has no trainable parameters (set trainable = true on library terms)")
+            raise InputError("the closure has no trainable parameters (set trainable = true on library terms)")
         self.optimizer = make_optimizer(settings)
         self.schedule = make_schedule(settings)
         params = stack_members(params, settings.ensemble)
@@ -276,32 +369,151 @@ class Trainer:
         return self.directory / "training_log.csv"
 
     def checkpoints(self) -> list[Path]:
+        """The checkpoints in ``checkpoints/``, oldest first (and any ``.npz`` of older versions)."""
+        return self._old_checkpoints() + [self.checkpoint_dir / str(step) for step in self.checkpoint_steps()]
+
+    def checkpoint_steps(self) -> list[int]:
+        """The steps of the complete checkpoints, oldest first (a save cut short is not one)."""
+        if not self.checkpoint_dir.is_dir():
+            return []
+        with self._manager() as manager:
+            return sorted(manager.all_steps())
+
+    def _old_checkpoints(self) -> list[Path]:
         return sorted(self.checkpoint_dir.glob("step_*.npz"))
 
-    def save_checkpoint(self) -> Path:
-        path = self.checkpoint_dir / f"step_{self.state.step:08d}.npz"
-        tree = {"params": self.state.params, "opt_state": self.state.opt_state}
-        meta = {"step": self.state.step, "failures": self.state.failures, "skipped": self.state.skipped,
-                "settings": self.settings.model_dump(mode="json")}
-        oc_io.save_state(tree, path, metadata=meta, overwrite=True)
-        self._write_log()
-        for old in self.checkpoints()[:-2]:  # keep the last two
-            old.unlink(missing_ok=True)
-        return path
+    def _manager(self):
+        import orbax.checkpoint as ocp
 
-    def resume(self) -> int:
-        """Continue from the newest checkpoint; returns its step."""
-        found = self.checkpoints()
-        if not found:
-            raise ValueError(f"--resume: no checkpoint in {self.checkpoint_dir}; train without --resume")
-        like = {"params": self.state.params, "opt_state": self.state.opt_state}
-        tree = oc_io.load_state(found[-1], like=like)
-        meta = oc_io.read_state_metadata(found[-1])
-        if meta.get("settings", {}).get("seed") != self.settings.seed:
-            raise ValueError(f"{found[-1]} was written with another training seed; use --overwrite to start again")
+        # Synchronous saves: a checkpoint is complete when save() returns (a kill then loses nothing);
+        # a save cut short leaves only a temporary folder, which the next manager removes.
+        options = ocp.CheckpointManagerOptions(max_to_keep=KEEP_CHECKPOINTS, create=False,
+                                               enable_async_checkpointing=False, cleanup_tmp_directories=True)
+        return ocp.CheckpointManager(self.checkpoint_dir, options=options, item_names=("state", "meta"))
+
+    def _tree(self) -> dict:
+        """The arrays of the loop state (numpy scalars wrapped as 0-d arrays)."""
+        st = self.state
+        previous = st.previous or (st.params, st.opt_state)
+        tree = {"params": st.params, "opt_state": st.opt_state,
+                "previous": {"params": previous[0], "opt_state": previous[1]}}
+        return jax.tree_util.tree_map(lambda x: x if isinstance(x, jax.Array) else np.asarray(x), tree)
+
+    def _meta(self) -> dict:
+        st = self.state
+        return {"format": CHECKPOINT_FORMAT, "step": st.step, "failures": st.failures, "skipped": st.skipped,
+                "retrying": st.retrying, "has_previous": st.previous is not None, "log_rows": len(st.log),
+                "settings": self.settings.model_dump(mode="json"), "leaves": _leaf_table(self._tree()),
+                **oc_io.provenance()}
+
+    def save_checkpoint(self) -> Path:
+        """Save the loop state at this step (synchronously, atomically); keep the newest `KEEP_CHECKPOINTS`.
+
+        The log is written first, so that it always reaches at least the newest checkpoint.
+        """
+        import orbax.checkpoint as ocp
+
+        self._write_log()
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        step = self.state.step
+        with self._manager() as manager:
+            for later in [s for s in manager.all_steps() if s >= step]:  # saved before a retry went back:
+                manager.delete(later)  # the newest checkpoint must be this state, or resume would skip it
+            manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(self._tree()),
+                                                       meta=ocp.args.JsonSave(self._meta())), force=True)
+            manager.wait_until_finished()
+        return self.checkpoint_dir / str(step)
+
+    def resume(self, accept_changes: bool = False, notify: Callable[[str], None] | None = None) -> int:
+        """Continue from the newest readable checkpoint; returns its step (0 when none was written yet).
+
+        An unreadable checkpoint is set aside (renamed ``<step>.unreadable``) for the one
+        before it, and ``notify`` says so. One written with other ``[training]`` settings
+        (but a larger ``steps``) is refused unless ``accept_changes``; one of other shapes
+        (another ``[[closure]]`` list or ensemble) always is.
+        """
+        notify = notify or (lambda text: None)
+        if self._old_checkpoints():
+            raise oc_io.CheckpointError(
+                f"{self.checkpoint_dir} holds .npz checkpoints of an older oceanclosure, which this version cannot "
+                "resume; start again with --overwrite")
+        steps = self.checkpoint_steps()
+        if not steps:
+            notify(f"--resume: no checkpoint was written in {self.checkpoint_dir} yet; starting from step 0")
+            return 0
+        unreadable = []
+        for step in reversed(steps):
+            try:
+                meta, tree = self._read_checkpoint(step, accept_changes, notify)
+                break
+            except _Unreadable as err:
+                unreadable.append((step, str(err)))
+        else:
+            listed = "; ".join(f"step {s}: {why}" for s, why in unreadable)
+            raise oc_io.CheckpointError(f"no checkpoint in {self.checkpoint_dir} can be read ({listed}); "
+                                        "start again with --overwrite")
+        self._set_aside(unreadable, step, notify)
+        previous = (tree["previous"]["params"], tree["previous"]["opt_state"]) if meta["has_previous"] else None
         self.state = TrainState(tree["params"], tree["opt_state"], int(meta["step"]), int(meta["failures"]),
-                                int(meta["skipped"]), self._read_log(int(meta["step"])))
+                                int(meta["skipped"]), self._read_log()[:int(meta["log_rows"])], previous,
+                                bool(meta["retrying"]))
         return self.state.step
+
+    def _read_checkpoint(self, step: int, accept_changes: bool, notify) -> tuple[dict, dict]:
+        import orbax.checkpoint as ocp
+
+        like = self._tree()
+        with self._manager() as manager:
+            try:
+                meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+                required = ("format", "step", "failures", "skipped", "retrying", "has_previous", "log_rows",
+                            "settings", "leaves")
+                if not isinstance(meta, dict) or any(key not in meta for key in required):
+                    raise ValueError("its metadata lacks the training state")
+            except Exception as err:  # noqa: BLE001 -- orbax, tensorstore and json raise many kinds on a damaged file
+                raise _Unreadable(_first_line(err)) from None
+            self._check_checkpoint(meta, step, like, accept_changes, notify)
+            abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like)
+            try:
+                tree = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))).state
+            except Exception as err:  # noqa: BLE001 -- as above
+                raise _Unreadable(_first_line(err)) from None
+        return meta, tree
+
+    def _check_checkpoint(self, meta: dict, step: int, like, accept_changes: bool, notify) -> None:
+        """Refuse a checkpoint of another format, shape or recipe (`TrainingConfig` keys; ``steps`` may grow)."""
+        where = f"checkpoint step {step} in {self.checkpoint_dir}"
+        if meta["format"] != CHECKPOINT_FORMAT:
+            raise oc_io.CheckpointError(f"{where} has the format {meta['format']!r}, not {CHECKPOINT_FORMAT!r} that "
+                                        "this version resumes; start again with --overwrite")
+        have, need = {k: (s, d) for k, s, d in meta["leaves"]}, {k: (s, d) for k, s, d in _leaf_table(like)}
+        if have != need:
+            key = sorted(set(have) ^ set(need)) or sorted(k for k in need if have[k] != need[k])
+            raise oc_io.CheckpointError(
+                f"{where} does not match this case: {key[0]} is {have.get(key[0], 'missing')} (shape, dtype) there, "
+                f"{need.get(key[0], 'absent')} here; the [[closure]] tables or --ensemble changed since it was written. "
+                "Restore them, or start again with --overwrite")
+        if meta["step"] > self.settings.steps:
+            raise oc_io.CheckpointError(f"{where} is beyond training.steps = {self.settings.steps}; raise "
+                                        "training.steps (or --steps) to continue it, or start again with --overwrite")
+        stored, current = meta["settings"], self.settings.model_dump(mode="json")
+        changed = [k for k in sorted(set(stored) | set(current)) if k != "steps" and stored.get(k) != current.get(k)]
+        if not changed:
+            return
+        listed = ", ".join(f"training.{k} (checkpoint {stored.get(k)!r}, now {current.get(k)!r})" for k in changed)
+        if not accept_changes:
+            raise oc_io.CheckpointError(
+                f"{where} was written with other [training] settings: {listed}; resuming would not continue the same "
+                "run. Restore them, pass --accept-changes to continue with the new ones, or --overwrite to start again")
+        notify(f"--accept-changes: continuing {where} with changed settings: {listed}")
+
+    def _set_aside(self, unreadable: list, resumed: int, notify) -> None:
+        for step, why in unreadable:
+            aside = self.checkpoint_dir / f"{step}.unreadable"
+            shutil.rmtree(aside, ignore_errors=True)
+            (self.checkpoint_dir / str(step)).rename(aside)
+            notify(f"checkpoint step {step} in {self.checkpoint_dir} cannot be read ({why}); resuming from step "
+                   f"{resumed}, the newest good checkpoint (the unreadable one is kept as {aside.name})")
 
     def _write_log(self) -> None:
         buffer = _io.StringIO()
@@ -310,12 +522,15 @@ class Trainer:
         writer.writerows(self.state.log)
         oc_io.write_bytes_atomic(self.log_path, lambda tmp: tmp.write_text(buffer.getvalue()), overwrite=True)
 
-    def _read_log(self, up_to: int) -> list:
+    def _read_log(self) -> list:
         if not self.log_path.exists():
             return []
-        with open(self.log_path, newline="") as fh:
-            rows = [_typed(row) for row in csv.DictReader(fh)]
-        return [row for row in rows if row["step"] <= up_to]
+        try:
+            with open(self.log_path, newline="") as fh:
+                return [_typed(row) for row in csv.DictReader(fh)]
+        except (OSError, ValueError, KeyError, TypeError, csv.Error) as err:
+            raise oc_io.CheckpointError(f"{self.log_path} is unreadable or corrupt ({err}); delete it (the log "
+                                        "restarts) or start again with --overwrite") from None
 
     # --- the loop --------------------------------------------------------------
 
@@ -329,41 +544,99 @@ class Trainer:
         return float(np.mean(self.validation_losses()))
 
     def run(self, progress: Callable | None = None) -> TrainState:
-        """Train until ``settings.steps``; ``progress(step, loss, validation)`` after each step."""
-        s = self.settings
-        validation = math.nan
-        while self.state.step < s.steps:
-            started = time.perf_counter()
-            starts = draw_starts(self.problems, s, self.state.step, self.pools)
-            params, opt_state, loss, finite = self._step(self.state.params, self.state.opt_state, starts, self.bags)
-            ok = bool(np.all(np.asarray(finite)))
-            self._account(ok, params, opt_state)
-            self.state.step += 1
-            done = self.state.step == s.steps
-            if self.state.step % s.checkpoint_every == 0 or done:
-                validation = self.validation_loss()
-            loss_value = float(np.mean(np.asarray(loss)))
-            self.state.log.append({"step": self.state.step, "loss": loss_value, "validation": validation,
-                                   "learning_rate": float(self.schedule(self.state.step - 1)), "finite": ok,
-                                   "skipped": self.state.skipped, "seconds": time.perf_counter() - started})
-            if self.state.step % s.checkpoint_every == 0 or done:
-                self.save_checkpoint()
-            if progress is not None:
-                progress(self.state.step, loss_value, validation)
+        """Train until ``settings.steps`` accepted steps; ``progress(step, loss, validation)`` after each attempt.
+
+        Raises:
+          TrainingError: ``max_failures`` consecutive skipped steps, or final parameters or a
+            final validation loss that are not finite.
+          TrainingInterrupted: on SIGINT, after the step under way, saved as a checkpoint.
+        """
+        with _sigint_received() as interrupted:
+            while self.state.step < self.settings.steps:
+                saved = self._attempt(progress)
+                if interrupted and self.state.step < self.settings.steps:  # the last step finishes the training
+                    self._stop(saved)
+        self._check_result()
         return self.state
 
-    def _account(self, ok: bool, params, opt_state) -> None:
-        if ok:
-            self.state.params, self.state.opt_state, self.state.failures = params, opt_state, 0
-            return
-        self.state.failures += 1
-        self.state.skipped += 1
-        if self.state.failures >= self.settings.max_failures:
+    def _attempt(self, progress) -> bool:
+        """One optimizer step (or a skipped one); returns whether it saved a checkpoint."""
+        s, st = self.settings, self.state
+        started = time.perf_counter()
+        scale = BACKOFF ** st.failures
+        starts = draw_starts(self.problems, s, st.step, self.pools, attempt=st.failures)
+        params, opt_state, loss, finite = self._step(st.params, st.opt_state, starts, self.bags, jnp.float32(scale))
+        ok = bool(np.all(np.asarray(finite)))
+        attempted = st.step + 1
+        self._accept(params, opt_state) if ok else self._skip()
+        save = ok and (st.step % s.checkpoint_every == 0 or st.step == s.steps)
+        validation = self.validation_loss() if save else (st.log[-1]["validation"] if st.log else math.nan)
+        loss_value = float(np.mean(np.asarray(loss)))
+        st.log.append({"step": attempted, "loss": loss_value, "validation": validation,
+                       "learning_rate": float(self.schedule(attempted - 1)) * scale, "finite": ok,
+                       "skipped": st.skipped, "seconds": time.perf_counter() - started})
+        if st.failures >= s.max_failures:
+            self._write_log()
             raise TrainingError(
-                f"{self.state.failures} consecutive updates at step {self.state.step + 1} gave a non-finite loss or "
-                f"gradient (the rollout blew up); the last good checkpoint is kept in {self.checkpoint_dir}. "
-                "Lower training.learning_rate, shorten training.window, or fix dt in [time]"
-            )
+                f"{st.failures} consecutive updates at step {attempted} gave a non-finite loss or gradient (the "
+                f"rollout blew up), the last with the learning rate lowered to {scale:g} × its schedule; "
+                f"{self._checkpoint_note()}, and {self._no_parameters_note()}. {DIVERGED_ADVICE}")
+        if save:
+            self.save_checkpoint()
+        if progress is not None:
+            progress(attempted, loss_value, validation)
+        return save
+
+    def _accept(self, params, opt_state) -> None:
+        st = self.state
+        st.previous, st.params, st.opt_state, st.step = (st.params, st.opt_state), params, opt_state, st.step + 1
+        st.failures = st.failures if st.retrying else 0
+        st.retrying = False
+
+    def _skip(self) -> None:
+        """A non-finite step: count it, and go back before the update that led here (if known)."""
+        st = self.state
+        st.failures, st.skipped, st.retrying = st.failures + 1, st.skipped + 1, True
+        if st.previous is not None:
+            (st.params, st.opt_state), st.previous, st.step = st.previous, None, st.step - 1
+
+    def _no_parameters_note(self) -> str:
+        """That nothing was written, and whether earlier trained parameters are still there (and used by run)."""
+        earlier = self.directory / "closure" / "parameters.npz"
+        kept = f" (the earlier {earlier} is left as it was, and run uses it)" if earlier.is_file() else ""
+        return f"no parameters were written{kept}"
+
+    def _checkpoint_note(self) -> str:
+        steps = self.checkpoint_steps()
+        if steps:
+            return f"the last checkpoint, step {steps[-1]}, is kept in {self.checkpoint_dir}"
+        return (f"no checkpoint was written (one is saved every training.checkpoint_every = "
+                f"{self.settings.checkpoint_every} steps)")
+
+    def _stop(self, saved: bool) -> None:
+        """After SIGINT: save the last completed step and say how to continue."""
+        st, total = self.state, self.settings.steps
+        if st.step == 0:
+            raise TrainingInterrupted(f"interrupted before the first step of {total} was completed; nothing was "
+                                      "saved", 0)
+        where = self.checkpoint_dir / str(st.step) if saved else self.save_checkpoint()
+        raise TrainingInterrupted(
+            f"interrupted after step {st.step} of {total}; saved it as the checkpoint {where}; resuming continues "
+            "from there", st.step)
+
+    def _check_result(self) -> None:
+        """Refuse final parameters or a final validation loss that are not finite (a diverged training)."""
+        st = self.state
+        advice = f"{self._no_parameters_note()}. {DIVERGED_ADVICE}; {self._checkpoint_note()}"
+        if not bool(_all_finite(st.params)):
+            raise TrainingError(f"training diverged: the closure parameters after step {st.step} are not finite; "
+                                f"{advice}")
+        last = st.log[-1] if st.log else None
+        validation = (last["validation"] if last and last["finite"] and last["step"] == st.step and
+                      not math.isnan(last["validation"]) else self.validation_loss())
+        if self._validate is not None and not math.isfinite(validation):
+            raise TrainingError(f"training diverged: the validation loss after step {st.step} is {validation} (the "
+                                f"rollout with the trained parameters blows up); {advice}")
 
     # --- results ---------------------------------------------------------------
 
