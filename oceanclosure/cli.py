@@ -20,6 +20,7 @@ commands import jax, xarray and sympy when they run.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import time
@@ -98,20 +99,39 @@ def _main(argv) -> int:
     args = _parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except BrokenPipeError:
-        raise
+    except BrokenPipeError as err:
+        if _stdout_reader_gone():
+            raise  # our reader went away: `main` exits quietly
+        return _report(err, args)  # another pipe (a worker, a socket) broke: that is an error
     except KeyboardInterrupt as err:  # SIGINT; a run says how far it got and where its output is
         print(str(err) or "interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:  # the last line of defence: one message, no traceback
-        if args.debug:
-            raise
-        code = exit_code(err)
-        kind = "" if isinstance(err, OceanClosureError) else f"{type(err).__name__}: "
-        print(f"error: {kind}{err}", file=sys.stderr)
-        if code == EXIT_INTERNAL:
-            print("this looks like a bug in oceanclosure; rerun with --debug for the traceback", file=sys.stderr)
-        return code
+        return _report(err, args)
+
+
+def _report(err: Exception, args) -> int:
+    """One message for ``err`` on stderr (a traceback with --debug); its exit code."""
+    if args.debug:
+        raise err
+    code = exit_code(err)
+    kind = "" if isinstance(err, OceanClosureError) else f"{type(err).__name__}: "
+    print(f"error: {kind}{err}", file=sys.stderr)
+    if code == EXIT_INTERNAL:
+        print("this looks like a bug in oceanclosure; rerun with --debug for the traceback", file=sys.stderr)
+    return code
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (poll reports an error on its write end)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):  # no descriptor (captured output)
+        return True
 
 
 def _dispatch(args) -> int:

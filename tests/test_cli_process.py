@@ -87,6 +87,17 @@ def test_a_reader_that_goes_away_stops_the_command_quietly():
     assert stderr == ""
 
 
+def test_a_broken_pipe_that_is_not_stdout_is_an_error():
+    """A BrokenPipeError from another pipe (a worker, a socket) while stdout is open is not a reader going away."""
+    code = ("import sys; from oceanclosure import cli\n"
+            "def fail(args): raise BrokenPipeError(32, 'Broken pipe')\n"
+            "cli._dispatch = fail\n"
+            "sys.exit(cli.main(['run', 'anywhere']))")
+    proc = _python(code)
+    assert proc.returncode == cli.EXIT_INTERNAL
+    assert "BrokenPipeError" in proc.stderr and "this looks like a bug" in proc.stderr
+
+
 def test_help_into_a_closed_pipe_is_quiet():
     """The parser's own output (--help) meets a pipe whose reader is already gone: no message either."""
     proc = subprocess.Popen([sys.executable, "-m", "oceanclosure.cli", "--help"], cwd=REPO,

@@ -284,3 +284,15 @@ def test_an_interrupt_after_going_back_past_a_checkpoint_resumes_from_where_it_w
     assert resumed.state.skipped == straight.state.skipped == 1
     assert [(r["step"], r["finite"]) for r in resumed.state.log] == \
         [(r["step"], r["finite"]) for r in straight.state.log]
+
+
+def test_a_finite_but_diverged_validation_loss_is_warned_about():
+    """The issue's u_xxxx case recovered from its blow-ups and then trained to a validation loss of ~4e22."""
+    from oceanclosure.training.api import _first_validation, _growth_warnings
+
+    (warning,) = _growth_warnings(1e-3, 4e22)
+    assert "grew from 0.001" in warning and "4e+22" in warning and "--overwrite" in warning
+    assert _growth_warnings(1e-3, 0.05) == []  # worse, but within the factor: noise of a short training
+    assert _growth_warnings(1e-3, 2e-4) == [] and _growth_warnings(float("nan"), 1.0) == []
+    log = [{"validation": float("nan")}, {"validation": 0.3}, {"validation": 0.1}]
+    assert _first_validation(log) == 0.3

@@ -25,6 +25,7 @@ from shipped trained parameters.
 
 from __future__ import annotations
 
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -91,12 +92,13 @@ def train(case, *, resume: bool = False, overwrite: bool = False, steps: int | N
     if resume:
         trainer.resume(accept_changes=accept_changes, notify=notify)
     warnings = library_warnings(trainer)
+    start = trainer.validation_loss() if trainer.state.step == 0 else _first_validation(trainer.state.log)
     trainer.run(progress)
     found = discover_members(trainer)
     members = found.closures if found else trainer.member_closures()
     final = found.final if found else members[0]
     summary = _summary(trainer, members, final)
-    summary["warnings"] = warnings
+    summary["warnings"] = warnings + _growth_warnings(start, summary["final_validation"])
     if found:
         summary["discovery"] = found.report()
     manifest = {"command": command or " ".join(sys.argv), "jax_backend": jax.default_backend(),
@@ -105,6 +107,24 @@ def train(case, *, resume: bool = False, overwrite: bool = False, steps: int | N
     _check_finite(final, trainer)
     path = write_trained_closure(final, case.directory / "closure", spec, manifest, overwrite=True)
     return {**summary, "parameters": str(path)}
+
+
+#: A final validation loss this many times the untrained closure's is a divergence that stayed finite.
+VALIDATION_GROWTH_WARNING = 100.0
+
+
+def _first_validation(log: list) -> float:
+    """The first finite validation loss in a resumed training's log (NaN: none)."""
+    return next((row["validation"] for row in log if math.isfinite(row["validation"])), math.nan)
+
+
+def _growth_warnings(start: float, final: float) -> list[str]:
+    """A warning when training made the validation loss far worse than where it started."""
+    if math.isfinite(start) and math.isfinite(final) and final > VALIDATION_GROWTH_WARNING * max(start, 1e-300):
+        return [f"the validation loss grew from {start:.4g} (its first measurement) to {final:.4g}: the training diverged "
+                "without blowing up, and the parameters written are worse than none. Lower training.learning_rate "
+                "and train again with --overwrite"]
+    return []
 
 
 def _remove_previous(case, trainer: Trainer, notify) -> None:

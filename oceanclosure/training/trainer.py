@@ -25,10 +25,10 @@ its learning rate is multiplied by `BACKOFF` per consecutive failure.
 ``max_failures`` consecutive ones stop training with `TrainingError`; so do final
 parameters or a final validation loss that are not finite (nothing is written).
 
-Checkpoints (`orbax.checkpoint`, ``checkpoints/<step>/``) hold the whole loop
+Checkpoints (`training.checkpoints`: orbax, ``checkpoints/<step>/``) hold the whole loop
 state: parameters, optimizer state, the state before the last update, the
 failure counters and the ``[training]`` settings. Saves are synchronous and
-atomic, the last `KEEP_CHECKPOINTS` are kept, and `Trainer.resume` falls back to
+atomic, the last `checkpoints.KEEP_CHECKPOINTS` are kept, and `Trainer.resume` falls back to
 an older one when the newest is unreadable. SIGINT stops after the step under
 way, saves it and raises `TrainingInterrupted`.
 
@@ -50,7 +50,6 @@ import csv
 import dataclasses
 import io as _io
 import math
-import shutil
 import signal
 import sys
 import threading
@@ -69,14 +68,18 @@ from .. import io as oc_io
 from ..cases import TrainingConfig
 from ..closures.checkpoint import save_parameters
 from ..errors import InputError, RunFailedError
+from .checkpoints import (
+    CHECKPOINT_FORMAT,
+    CheckpointStore,
+    UnreadableCheckpoint,
+    as_arrays,
+    check_compatible,
+    leaf_table,
+)
 from .rollout import Problem, batch_loss, penalty, split_closure
 
 #: A retry's learning rate is multiplied by this per consecutive non-finite step.
 BACKOFF = 0.5
-#: Training checkpoints kept in ``checkpoints/`` (the newest ones).
-KEEP_CHECKPOINTS = 2
-#: The training-checkpoint layout this version writes and resumes (kept in each checkpoint's metadata).
-CHECKPOINT_FORMAT = "oceanclosure-training-checkpoint/2"
 
 
 #: What to try when training blows up or diverges.
@@ -290,21 +293,6 @@ def _typed(row: dict) -> dict:
             "skipped": int(row["skipped"]), "seconds": float(row["seconds"])}
 
 
-class _Unreadable(oc_io.CheckpointError):
-    """A checkpoint that cannot be read (`Trainer.resume` falls back to an older one)."""
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0][:200] if text else ''}"
-
-
-def _leaf_table(tree) -> list[list]:
-    """``[path, shape, dtype]`` of every array of a pytree (JSON-ready)."""
-    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return [[jax.tree_util.keystr(path), list(np.shape(x)), str(x.dtype)] for path, x in leaves]
-
-
 @contextlib.contextmanager
 def _sigint_received():
     """A list that a SIGINT appends to instead of interrupting (a second one interrupts at once).
@@ -368,42 +356,30 @@ class Trainer:
     def log_path(self) -> Path:
         return self.directory / "training_log.csv"
 
+    @property
+    def store(self) -> CheckpointStore:
+        return CheckpointStore(self.checkpoint_dir)
+
     def checkpoints(self) -> list[Path]:
         """The checkpoints in ``checkpoints/``, oldest first (and any ``.npz`` of older versions)."""
-        return self._old_checkpoints() + [self.checkpoint_dir / str(step) for step in self.checkpoint_steps()]
+        return self.store.old_format() + [self.store.path(step) for step in self.store.steps()]
 
     def checkpoint_steps(self) -> list[int]:
         """The steps of the complete checkpoints, oldest first (a save cut short is not one)."""
-        if not self.checkpoint_dir.is_dir():
-            return []
-        with self._manager() as manager:
-            return sorted(manager.all_steps())
-
-    def _old_checkpoints(self) -> list[Path]:
-        return sorted(self.checkpoint_dir.glob("step_*.npz"))
-
-    def _manager(self):
-        import orbax.checkpoint as ocp
-
-        # Synchronous saves: a checkpoint is complete when save() returns (a kill then loses nothing);
-        # a save cut short leaves only a temporary folder, which the next manager removes.
-        options = ocp.CheckpointManagerOptions(max_to_keep=KEEP_CHECKPOINTS, create=False,
-                                               enable_async_checkpointing=False, cleanup_tmp_directories=True)
-        return ocp.CheckpointManager(self.checkpoint_dir, options=options, item_names=("state", "meta"))
+        return self.store.steps()
 
     def _tree(self) -> dict:
-        """The arrays of the loop state (numpy scalars wrapped as 0-d arrays)."""
+        """The arrays of the loop state: the parameters, the optimizer state, and those before the last update."""
         st = self.state
         previous = st.previous or (st.params, st.opt_state)
-        tree = {"params": st.params, "opt_state": st.opt_state,
+        return {"params": st.params, "opt_state": st.opt_state,
                 "previous": {"params": previous[0], "opt_state": previous[1]}}
-        return jax.tree_util.tree_map(lambda x: x if isinstance(x, jax.Array) else np.asarray(x), tree)
 
     def _meta(self) -> dict:
         st = self.state
         return {"format": CHECKPOINT_FORMAT, "step": st.step, "failures": st.failures, "skipped": st.skipped,
                 "retrying": st.retrying, "has_previous": st.previous is not None, "log_rows": len(st.log),
-                "settings": self.settings.model_dump(mode="json"), "leaves": _leaf_table(self._tree()),
+                "settings": self.settings.model_dump(mode="json"), "leaves": leaf_table(as_arrays(self._tree())),
                 **oc_io.provenance()}
 
     def save_checkpoint(self) -> Path:
@@ -411,18 +387,8 @@ class Trainer:
 
         The log is written first, so that it always reaches at least the newest checkpoint.
         """
-        import orbax.checkpoint as ocp
-
         self._write_log()
-        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        step = self.state.step
-        with self._manager() as manager:
-            for later in [s for s in manager.all_steps() if s >= step]:  # saved before a retry went back:
-                manager.delete(later)  # the newest checkpoint must be this state, or resume would skip it
-            manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(self._tree()),
-                                                       meta=ocp.args.JsonSave(self._meta())), force=True)
-            manager.wait_until_finished()
-        return self.checkpoint_dir / str(step)
+        return self.store.save(self.state.step, self._tree(), self._meta())
 
     def resume(self, accept_changes: bool = False, notify: Callable[[str], None] | None = None) -> int:
         """Continue from the newest readable checkpoint; returns its step (0 when none was written yet).
@@ -433,11 +399,11 @@ class Trainer:
         (another ``[[closure]]`` list or ensemble) always is.
         """
         notify = notify or (lambda text: None)
-        if self._old_checkpoints():
+        if self.store.old_format():
             raise oc_io.CheckpointError(
                 f"{self.checkpoint_dir} holds .npz checkpoints of an older oceanclosure, which this version cannot "
                 "resume; start again with --overwrite")
-        steps = self.checkpoint_steps()
+        steps = self.store.steps()
         if not steps:
             notify(f"--resume: no checkpoint was written in {self.checkpoint_dir} yet; starting from step 0")
             return 0
@@ -446,13 +412,16 @@ class Trainer:
             try:
                 meta, tree = self._read_checkpoint(step, accept_changes, notify)
                 break
-            except _Unreadable as err:
+            except UnreadableCheckpoint as err:
                 unreadable.append((step, str(err)))
         else:
             listed = "; ".join(f"step {s}: {why}" for s, why in unreadable)
             raise oc_io.CheckpointError(f"no checkpoint in {self.checkpoint_dir} can be read ({listed}); "
                                         "start again with --overwrite")
-        self._set_aside(unreadable, step, notify)
+        for bad, why in unreadable:
+            aside = self.store.set_aside(bad)
+            notify(f"checkpoint step {bad} in {self.checkpoint_dir} cannot be read ({why}); resuming from step "
+                   f"{step}, the newest good checkpoint (the unreadable one is kept as {aside.name})")
         previous = (tree["previous"]["params"], tree["previous"]["opt_state"]) if meta["has_previous"] else None
         self.state = TrainState(tree["params"], tree["opt_state"], int(meta["step"]), int(meta["failures"]),
                                 int(meta["skipped"]), self._read_log()[:int(meta["log_rows"])], previous,
@@ -460,60 +429,12 @@ class Trainer:
         return self.state.step
 
     def _read_checkpoint(self, step: int, accept_changes: bool, notify) -> tuple[dict, dict]:
-        import orbax.checkpoint as ocp
-
+        """The meta and arrays of checkpoint ``step``, checked against this training first."""
         like = self._tree()
-        with self._manager() as manager:
-            try:
-                meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
-                required = ("format", "step", "failures", "skipped", "retrying", "has_previous", "log_rows",
-                            "settings", "leaves")
-                if not isinstance(meta, dict) or any(key not in meta for key in required):
-                    raise ValueError("its metadata lacks the training state")
-            except Exception as err:  # noqa: BLE001 -- orbax, tensorstore and json raise many kinds on a damaged file
-                raise _Unreadable(_first_line(err)) from None
-            self._check_checkpoint(meta, step, like, accept_changes, notify)
-            abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like)
-            try:
-                tree = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))).state
-            except Exception as err:  # noqa: BLE001 -- as above
-                raise _Unreadable(_first_line(err)) from None
-        return meta, tree
-
-    def _check_checkpoint(self, meta: dict, step: int, like, accept_changes: bool, notify) -> None:
-        """Refuse a checkpoint of another format, shape or recipe (`TrainingConfig` keys; ``steps`` may grow)."""
-        where = f"checkpoint step {step} in {self.checkpoint_dir}"
-        if meta["format"] != CHECKPOINT_FORMAT:
-            raise oc_io.CheckpointError(f"{where} has the format {meta['format']!r}, not {CHECKPOINT_FORMAT!r} that "
-                                        "this version resumes; start again with --overwrite")
-        have, need = {k: (s, d) for k, s, d in meta["leaves"]}, {k: (s, d) for k, s, d in _leaf_table(like)}
-        if have != need:
-            key = sorted(set(have) ^ set(need)) or sorted(k for k in need if have[k] != need[k])
-            raise oc_io.CheckpointError(
-                f"{where} does not match this case: {key[0]} is {have.get(key[0], 'missing')} (shape, dtype) there, "
-                f"{need.get(key[0], 'absent')} here; the [[closure]] tables or --ensemble changed since it was written. "
-                "Restore them, or start again with --overwrite")
-        if meta["step"] > self.settings.steps:
-            raise oc_io.CheckpointError(f"{where} is beyond training.steps = {self.settings.steps}; raise "
-                                        "training.steps (or --steps) to continue it, or start again with --overwrite")
-        stored, current = meta["settings"], self.settings.model_dump(mode="json")
-        changed = [k for k in sorted(set(stored) | set(current)) if k != "steps" and stored.get(k) != current.get(k)]
-        if not changed:
-            return
-        listed = ", ".join(f"training.{k} (checkpoint {stored.get(k)!r}, now {current.get(k)!r})" for k in changed)
-        if not accept_changes:
-            raise oc_io.CheckpointError(
-                f"{where} was written with other [training] settings: {listed}; resuming would not continue the same "
-                "run. Restore them, pass --accept-changes to continue with the new ones, or --overwrite to start again")
-        notify(f"--accept-changes: continuing {where} with changed settings: {listed}")
-
-    def _set_aside(self, unreadable: list, resumed: int, notify) -> None:
-        for step, why in unreadable:
-            aside = self.checkpoint_dir / f"{step}.unreadable"
-            shutil.rmtree(aside, ignore_errors=True)
-            (self.checkpoint_dir / str(step)).rename(aside)
-            notify(f"checkpoint step {step} in {self.checkpoint_dir} cannot be read ({why}); resuming from step "
-                   f"{resumed}, the newest good checkpoint (the unreadable one is kept as {aside.name})")
+        meta = self.store.read_meta(step)
+        check_compatible(meta, f"checkpoint step {step} in {self.checkpoint_dir}", like,
+                         self.settings.model_dump(mode="json"), accept_changes, notify)
+        return meta, self.store.read_state(step, like)
 
     def _write_log(self) -> None:
         buffer = _io.StringIO()
