@@ -400,6 +400,19 @@ def interrupts_deferred():
         signal.raise_signal(signal.SIGINT)
 
 
+#: How much of a file's snapshots `time_blocks` reads at once, by default.
+BLOCK_BYTES = 64 << 20
+
+
+def time_blocks(ds: xr.Dataset, names, block_bytes: int | None = None) -> list[tuple[int, int]]:
+    """``(start, stop)`` ranges of output indices such that one block of the variables ``names`` holds
+    about ``block_bytes`` (default `BLOCK_BYTES`): how a large run or truth file is read without loading it."""
+    block_bytes = BLOCK_BYTES if block_bytes is None else block_bytes
+    per_time = sum(ds[n].dtype.itemsize * (ds[n].size // max(1, ds.sizes["time"])) for n in names)
+    block = max(1, block_bytes // max(1, per_time))
+    return [(start, min(start + block, ds.sizes["time"])) for start in range(0, ds.sizes["time"], block)]
+
+
 # --- state checkpoints (restart) ---------------------------------------------
 
 

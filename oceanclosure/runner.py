@@ -51,6 +51,7 @@ from .io import (
     read_run_attrs,
     read_state_metadata,
     save_state,
+    time_blocks,
 )
 from .resolve import resolve
 from .simulation import (
@@ -165,18 +166,13 @@ def _stored_truth(case, grid, progress) -> _Truth:
         return {f"{name}_truth": np.asarray(ds[name].isel(time=index).transpose(*spatial).values)
                 for name in names}
 
-    return _Truth(about, at, {name: _abs_max(ds[name]) for name in names}, ds.close)
+    return _Truth(about, at, {name: _abs_max(ds, name) for name in names}, ds.close)
 
 
-#: How much of a truth file `_abs_max` reads at once.
-_BLOCK_BYTES = 64 << 20
-
-
-def _abs_max(values: xr.DataArray) -> float:
-    """max |values| over all times, reading a block of times at a time."""
-    block = max(1, _BLOCK_BYTES // max(1, values.dtype.itemsize * (values.size // max(1, values.sizes["time"]))))
-    peaks = [float(np.abs(values.isel(time=slice(start, start + block)).values).max())
-             for start in range(0, values.sizes["time"], block)]
+def _abs_max(ds: xr.Dataset, name: str) -> float:
+    """max |ds[name]| over all times, reading a block of times at a time."""
+    peaks = [float(np.abs(ds[name].isel(time=slice(start, stop)).values).max())
+             for start, stop in time_blocks(ds, [name])]
     return max(peaks, default=0.0)
 
 

@@ -105,9 +105,9 @@ def field_lines(case, name: str, numbers: dict, budget: Budget) -> list[str]:
 
 def _blocks(ds, names):
     """``(start, stop)`` index ranges of ``SUMMARY_BLOCK_BYTES``-sized blocks of the run's snapshots."""
-    per_time = sum(ds[n].dtype.itemsize * ds[n][0].size for n in names)
-    block = max(1, SUMMARY_BLOCK_BYTES // per_time)
-    return [(start, min(start + block, ds.sizes["time"])) for start in range(0, ds.sizes["time"], block)]
+    from .io import time_blocks
+
+    return time_blocks(ds, names, SUMMARY_BLOCK_BYTES)
 
 
 def summary_numbers(ds, field: str = "u") -> dict[str, float]:
