@@ -25,7 +25,6 @@ A closure given to the run directly (the Python API) is described as such.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -35,6 +34,7 @@ from flax import nnx
 
 from .closures.checkpoint import sidecar_path
 from .factory import TRAINED_PARAMETERS
+from .io import file_sha256
 
 NONE = "none"
 
@@ -62,15 +62,6 @@ def closure_attrs(case, closure, own: bool = True) -> dict[str, str]:
         attrs["closure_untrained"] = "; ".join(untrained) + (
             f"; train it with 'oceanclosure train {case.directory}' or give a parameters_file")
     return attrs
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes, as ``sha256sum`` prints it."""
-    sha = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
 
 
 def _tables(case) -> list:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import numbers
 import os
@@ -398,6 +399,15 @@ def interrupts_deferred():
         signal.signal(signal.SIGINT, previous)
     if received:
         signal.raise_signal(signal.SIGINT)
+
+
+def file_sha256(path) -> str:
+    """The SHA-256 of a file's bytes, as ``sha256sum`` prints it (read a MiB at a time)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 #: How much of a file's snapshots `time_blocks` reads at once, by default.

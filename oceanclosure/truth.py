@@ -40,6 +40,7 @@ from .cases.overrides import toml_value
 from .errors import InputError, MissingFileError
 from .fieldfile import FieldFileError, field_on_grid, open_netcdf
 from .grid import Grid
+from .io import file_sha256
 from .quadrature import DEFAULT_POINTS, SAMPLINGS, sample
 from .timestepping import output_times
 
@@ -165,7 +166,7 @@ def _inputs(case) -> dict:
         inputs["physics"] = {k: v for k, v in resolved["physics"].items() if k != "scheme"}
     elif case.truth.source == "file":
         path = case.resolve_path(case.truth.file)
-        inputs["file_sha256"] = _sha256(path) if path.is_file() else None
+        inputs["file_sha256"] = file_sha256(path) if path.is_file() else None
     elif case.truth.source == "fine":
         inputs.update({key: resolved[key] for key in ("grid", "boundary", "physics",
                                                       "initial_condition")})
@@ -174,14 +175,6 @@ def _inputs(case) -> dict:
     if case.observations.map:
         inputs["observation_map"] = dict(case.observations.map)
     return inputs
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def truth_key(case) -> str:
@@ -505,7 +498,6 @@ def _fine(case, progress) -> tuple[np.ndarray, dict]:
     if ds.sizes["time"] != times.size or not _close(ds.time.values, times, case.time.stop):
         raise TruthError(f"the fine truth run has output times {ds.time.values[:3]}..., "
                          f"the case needs {times[:3]}...; this is a bug in oceanclosure")
-    names = list(case.physics.variable_names)
     stored = [name for name in fine.physics.variable_names if name in ds]
     coarse = coarse_grain(ds[stored], case.truth.fine.refine) if case.truth.fine.refine > 1 else ds[stored]
     values = observed(case, {name: np.asarray(coarse[name].values, dtype=np.float64) for name in stored},

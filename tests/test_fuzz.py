@@ -17,6 +17,7 @@ import pytest
 import tomli_w
 
 from oceanclosure import cli
+from tests.test_training import DIFFUSION_CASE
 
 #: Small versions of the kinds of case the package runs: a Burgers shock with a library
 #: closure and an analytic truth, two coupled tracers (a multi-field state) with
@@ -95,41 +96,12 @@ cfl = 0.5
 """,
 }
 
-#: A library closure trained on an advected, diffusing sine: the base of the [training] fuzz.
-TRAINING_BASE = """
-[grid]
-domain = [0.0, 6.283185307179586]
-nx = 16
-[physics]
-model = "advection_diffusion"
-velocity = 1.0
-diffusivity = 0.0
-scheme = "weno5"
-[truth]
-analytic = "advected_diffused_sine"
-parameters = { diffusivity = 0.05 }
-[initial_condition]
-truth = true
-[time]
-stop = 1.0
-output_interval = 0.05
-stepper = "rk4"
-dt = 0.01
-[[closure]]
-kind = "library"
-terms = ["u_xx", "u_x"]
-trainable = true
-[training]
-window = 2
-batch = 2
-steps = 3
-optimizer = "adam"
-learning_rate = 0.01
-loss = "mse"
-checkpoint_every = 2
-train_times = [0.0, 0.7]
-validation_times = [0.7, 1.0]
-"""
+#: A library closure trained on an advected, diffusing sine (the training tests' case, made small and
+#: short, without the sparsity path): the base of the [training] fuzz.
+TRAINING_BASE = DIFFUSION_CASE.replace("nx = 32", "nx = 16").replace("stop = 2.0", "stop = 1.0").replace(
+    "window = 3", "window = 2").replace("batch = 8", "batch = 2").replace("steps = 40", "steps = 3").replace(
+    "checkpoint_every = 20", "checkpoint_every = 2").replace("train_times = [0.0, 1.5]", "train_times = [0.0, 0.7]").replace(
+    "validation_times = [1.5, 2.0]", "validation_times = [0.7, 1.0]")
 
 CASE_SEEDS = range(42)
 TRAINING_SEEDS = range(21)
