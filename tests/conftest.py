@@ -80,3 +80,29 @@ def blow_up_case(tmp_path):
     case.mkdir()
     (case / "case.toml").write_text(BLOW_UP_CASE)
     return case
+
+
+def pytest_configure(config):
+    """One persistent compilation cache per test session, shared by its xdist workers and the subprocesses
+    its tests start (JAX_COMPILATION_CACHE_DIR): the suite compiles each distinct program once, and a
+    warm per-user cache never flatters its time (a new folder every session)."""
+    import os
+    import tempfile
+
+    if not os.environ.get("OCEANCLOSURE_TEST_JAX_CACHE"):  # the controller (xdist workers inherit it)
+        os.environ["OCEANCLOSURE_TEST_JAX_CACHE"] = tempfile.mkdtemp(prefix="oceanclosure-test-jax-cache-")
+        config._oceanclosure_made_cache = os.environ["OCEANCLOSURE_TEST_JAX_CACHE"]
+    cache = os.environ["OCEANCLOSURE_TEST_JAX_CACHE"]
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = cache
+    jax.config.update("jax_compilation_cache_dir", cache)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+def pytest_unconfigure(config):
+    """Remove the session's compilation cache (only the process that made it does)."""
+    import shutil
+
+    made = getattr(config, "_oceanclosure_made_cache", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
