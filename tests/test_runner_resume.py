@@ -6,12 +6,7 @@ KeyboardInterrupt at a chosen output), and once for real (SIGINT to a subprocess
 
 from __future__ import annotations
 
-import os
 import shlex
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +16,7 @@ import xarray as xr
 import oceanclosure
 from oceanclosure import cli, runner
 from oceanclosure.errors import DataFileError, InputError, MissingFileError
+from tests.test_streaming import _long_case, sigint_long_run
 
 REPO = Path(__file__).resolve().parents[1]
 DELAY = REPO / "cases" / "delay_method_of_steps"  # du/dt = -u(t - 1): the delay buffer is the closure state
@@ -167,38 +163,11 @@ def test_resume_redraws_the_png_of_an_earlier_run_without_overwrite(tmp_path, ca
 # --- a real SIGINT --------------------------------------------------------------------
 
 
-def _long_case(tmp_path) -> Path:
-    case = tmp_path / "long"
-    case.mkdir()
-    (case / "case.toml").write_text(
-        '[grid]\ndomain = [0.0, 1.0]\nnx = 64\n'
-        '[physics]\nmodel = "advection_diffusion"\nvelocity = 1.0\ndiffusivity = 0.001\nscheme = "upwind"\n'
-        '[initial_condition]\nexpression = "sin(2*pi*x)"\n'
-        '[time]\nstop = 1000.0\noutput_interval = 0.01\n'  # 100 000 outputs: far longer than the test
-    )
-    return case
-
-
 def test_sigint_says_how_far_it_got_and_the_command_that_continues_it(tmp_path):
     out = tmp_path / "results" / "run.nc"
     case = _long_case(tmp_path)
-    paths = [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": os.pathsep.join(paths)}
-    command = [sys.executable, "-m", "oceanclosure.cli", "run", str(case), "--out", str(out), "--no-plot",
-               "--set", "physics.diffusivity=0.002"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        deadline = time.monotonic() + 120
-        while not (out.parent.exists() and any(p.name.endswith(".tmp") for p in out.parent.iterdir())):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
-            time.sleep(0.05)
-        time.sleep(4.0)  # a few outputs (under load the first chunk takes seconds)
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc = sigint_long_run(case, out, "--set", "physics.diffusivity=0.002")
+    stderr = proc.stderr
     assert proc.returncode == 130, stderr
     reached = float(_open(out).time[-1])
     assert f"t = {reached:g} of 1000" in stderr and "Traceback" not in stderr

@@ -313,13 +313,13 @@ def _wait_for(predicate, proc, seconds: float) -> None:
         time.sleep(0.05)
 
 
-def test_sigint_keeps_the_partial_file_and_exits_130(tmp_path):
-    out = tmp_path / "results" / "run.nc"
+def sigint_long_run(case: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
+    """``oceanclosure run case --out out --no-plot [options]`` in a subprocess, sent SIGINT a few outputs in."""
     paths = [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": os.pathsep.join(paths)}
+    command = [sys.executable, "-m", "oceanclosure.cli", "run", str(case), "--out", str(out), "--no-plot", *options]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oceanclosure.cli", "run", str(_long_case(tmp_path)), "--out", str(out), "--no-plot"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         # a shell's background job inherits SIGINT ignored, and Python then keeps it ignored
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
@@ -331,6 +331,13 @@ def test_sigint_keeps_the_partial_file_and_exits_130(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+
+
+def test_sigint_keeps_the_partial_file_and_exits_130(tmp_path):
+    out = tmp_path / "results" / "run.nc"
+    proc = sigint_long_run(_long_case(tmp_path), out)
+    stderr = proc.stderr
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "of 1000" in stderr and str(out) in stderr and "Traceback" not in stderr
     ds = _open(out)
